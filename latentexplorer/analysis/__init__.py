@@ -1,0 +1,1 @@
+"""Analysis of latent codes and models: metrics, evaluation, projections, mixtures, paths."""

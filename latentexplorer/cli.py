@@ -1,0 +1,290 @@
+"""The command line: `latentexplorer [gui|train|evaluate|encode] ...`.
+
+With no sub-command it opens the GUI on the bundled model. User errors print one
+line and exit with status 2; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from latentexplorer import __version__
+from latentexplorer.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from latentexplorer.config import ARCHITECTURES, DEVICES, LIKELIHOODS, MODEL_KINDS
+    from latentexplorer.data import DATASETS
+
+    parser = argparse.ArgumentParser(
+        prog="latentexplorer",
+        description="Train and explore the latent spaces of autoencoders, VAEs and beta-VAEs.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the explorer window (the default)")
+    gui.add_argument("run", nargs="?", help="run folder to open (default: the bundled digits VAE)")
+
+    train = sub.add_parser("train", help="train an autoencoder, VAE or beta-VAE")
+    train.add_argument("--config", type=Path, help="JSON file with model/train/data sections")
+    data = train.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, help="data source (default: digits)")
+    data.add_argument("--data-root", help="folder of the torchvision files / images, or the .npz file")
+    data.add_argument("--n", type=int, help="number of items (a seeded subset; sprites: how many to generate)")
+    data.add_argument("--size", type=int, help="image size for sprites and image folders")
+    data.add_argument("--rgb", action="store_true", help="keep colour when reading an image folder")
+    data.add_argument("--full-grid", action="store_true", help="sprites: the full grid of 737,280 images")
+    data.add_argument("--val-fraction", type=float, help="share held out for validation (default 0.1)")
+    model = train.add_argument_group("model")
+    model.add_argument("--model", choices=MODEL_KINDS, help="ae, vae or betavae (default: vae)")
+    model.add_argument("--arch", choices=ARCHITECTURES, help="network (auto: conv from 16 px up)")
+    model.add_argument("--latent-dim", type=int, help="latent dimensions, 1..128 (default 2)")
+    model.add_argument("--hidden", type=_int_list, help="MLP widths, e.g. 512,256")
+    model.add_argument("--channels", type=_int_list, help="conv channels per level, e.g. 32,64,64")
+    model.add_argument("--likelihood", choices=LIKELIHOODS, help="p(x|z) (default bernoulli)")
+    model.add_argument("--sigma", type=float, help="Gaussian likelihood's sigma (initial if learned)")
+    model.add_argument("--beta", type=float, help="KL weight (default 1; 4 for betavae)")
+    model.add_argument("--warmup", type=float, help="epochs over which the KL weight ramps 0 -> beta")
+    model.add_argument("--capacity", type=float, help="target KL in nats (Burgess et al.); 0 = off")
+    model.add_argument("--capacity-epochs", type=float, help="epochs over which the capacity grows")
+    model.add_argument("--free-bits", type=float, help="KL floor per dimension in nats")
+    opt = train.add_argument_group("training")
+    opt.add_argument("--epochs", type=int, help="default 20")
+    opt.add_argument("--batch-size", type=int, help="default 128")
+    opt.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    opt.add_argument("--grad-clip", type=float, help="gradient norm clip (0 = off; default 10)")
+    opt.add_argument("--seed", type=int, help="seed for data split, init and sampling (default 0)")
+    opt.add_argument("--device", choices=DEVICES, help="default auto")
+    opt.add_argument("--threads", type=int, help="torch CPU threads")
+    train.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<model>)")
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out")
+    mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="ELBO, IWAE bound, KL per dimension, MIG of a run")
+    evaluate.add_argument("run", help="run folder")
+    evaluate.add_argument("--n", type=int, default=2000, help="validation items (default 2000)")
+    evaluate.add_argument("--k", type=int, default=100, help="importance samples (default 100)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--data-root", help="where the run's data live on this machine")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    encode = sub.add_parser("encode", help="write mu, log-variance and labels of every item")
+    encode.add_argument("run", help="run folder")
+    encode.add_argument("--out", type=Path, required=True, help="output .npz")
+    encode.add_argument("--data-root", help="where the run's data live on this machine")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "gui"
+    try:
+        if command == "gui":
+            from latentexplorer.gui.app import main as gui_main
+
+            return gui_main(getattr(args, "run", None))
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "encode": cmd_encode}[command](args)
+    except UserError as exc:
+        print(f"latentexplorer: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+# --- train ---------------------------------------------------------------------------------
+
+
+def config_from_args(args: argparse.Namespace):
+    """A RunConfig: defaults, then the --config file, then the options given on the line."""
+    from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from latentexplorer.errors import ConfigError
+
+    if args.config is not None:
+        if not args.config.is_file():
+            raise ConfigError(f"config file not found: {args.config}")
+        base = RunConfig.from_json(args.config.read_text(encoding="utf-8"))
+    else:
+        base = RunConfig()
+    model_opts = {
+        "kind": args.model, "architecture": args.arch, "latent_dim": args.latent_dim,
+        "hidden": args.hidden, "channels": args.channels, "likelihood": args.likelihood,
+        "sigma": args.sigma, "beta": args.beta, "warmup_epochs": args.warmup,
+        "capacity": args.capacity, "capacity_epochs": args.capacity_epochs, "free_bits": args.free_bits,
+    }
+    if args.model == "betavae" and args.beta is None and base.model.beta == 1.0:
+        model_opts["beta"] = 4.0
+    root = args.data_root
+    if root is not None and args.dataset in ("folder", "npz", None):
+        root = str(Path(root).expanduser().resolve())
+    data_opts = {
+        "name": args.dataset, "root": root, "n": args.n, "size": args.size,
+        "grayscale": False if args.rgb else None, "full": True if args.full_grid else None,
+        "val_fraction": args.val_fraction, "seed": args.seed,
+    }
+    train_opts = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "grad_clip": args.grad_clip, "seed": args.seed, "device": args.device, "threads": args.threads,
+    }
+
+    def merged(section, cls: type, opts: dict):
+        return cls(**{**section.__dict__, **{k: v for k, v in opts.items() if v is not None}})
+
+    return replace(
+        base,
+        model=merged(base.model, ModelConfig, model_opts),
+        data=merged(base.data, DataConfig, data_opts),
+        train=merged(base.train, TrainConfig, train_opts),
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from latentexplorer.training import NonFiniteLoss, prepare_training
+    from latentexplorer.training.distributed import init_distributed, shutdown_distributed
+
+    config = None if args.resume else config_from_args(args)
+    out = args.out
+    if out is None:
+        if args.resume:
+            raise UserError("--resume needs --out RUN_FOLDER")
+        out = Path("runs") / f"{config.data.name}-{config.model.kind}"
+    dist = init_distributed(args.device or "auto")
+    cancel = threading.Event()
+    bar: tqdm | None = None
+
+    def on_step(m) -> None:
+        nonlocal bar
+        if not dist.is_main or args.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=m.epochs * m.steps_per_epoch, unit="step", dynamic_ncols=True)
+            bar.update(m.epoch * m.steps_per_epoch + (m.step - 1) % m.steps_per_epoch)
+        bar.update(m.step - bar.n if m.step > bar.n else 0)
+        bar.set_postfix(epoch=m.epoch + 1, loss=f"{m.total:.2f}", kl=f"{m.kl:.2f}", refresh=False)
+
+    def on_epoch(m) -> None:
+        if dist.is_main:
+            line = (
+                f"epoch {m.epoch}/{m.epochs}: train loss {m.train_total:.3f}  val loss {m.val_total:.3f}  "
+                f"val KL {m.val_kl:.3f}  {m.samples_per_s:,.0f} samples/s"
+            )
+            (tqdm.write if bar is not None else print)(line)
+
+    def interrupt(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        trainer = prepare_training(
+            config, out, resume=args.resume, overwrite=args.overwrite,
+            epochs=args.epochs if args.resume else None, on_step=on_step, on_epoch=on_epoch,
+            cancel=cancel, dist=dist,
+        )
+        if dist.is_main:
+            from latentexplorer.data import describe
+
+            print(f"training {trainer.config.model.kind} on {describe(trainer.train_set)} -> {out}")
+        try:
+            result = trainer.fit()
+        except NonFiniteLoss as exc:
+            raise UserError(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+        shutdown_distributed(dist)
+    if dist.is_main:
+        print(f"{result.status}: {result.message}; run folder {out}")
+    return 0 if result.status != "diverged" else 1
+
+
+# --- evaluate / encode ---------------------------------------------------------------------
+
+
+def _open_run_and_data(run: str, data_root: str | None):
+    from latentexplorer.checkpoint import load_run
+    from latentexplorer.data import load_dataset
+
+    opened = load_run(run)
+    config = opened.config
+    if data_root is not None:
+        config = replace(config, data=replace(config.data, root=data_root))
+    images = load_dataset(config.data)
+    if images.image_shape != config.model.image_shape:
+        from latentexplorer.errors import DataError
+
+        raise DataError(
+            f"the data have images of shape {images.image_shape}; the model expects "
+            f"{config.model.image_shape}"
+        )
+    return opened, replace(opened.config, data=config.data), images
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from latentexplorer.analysis.evaluation import evaluate
+    from latentexplorer.training.run import split_data
+
+    if args.n < 1 or args.k < 1:
+        raise UserError("--n and --k must be at least 1")
+    run, config, images = _open_run_and_data(args.run, args.data_root)
+    _, val = split_data(config, images)
+    result = evaluate(run.model, val if val is not None else images, n=args.n, k=args.k, seed=args.seed)
+    if args.json:
+        print(json.dumps({"run": str(run.folder), **result.to_dict()}, indent=2))
+    else:
+        print(f"run {run.name}: {config.model.kind}, {config.model.latent_dim}-d latent, {config.data.name}")
+        print(result.format_table())
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from latentexplorer.analysis.evaluation import encode_all
+    from latentexplorer.checkpoint import atomic_write_bytes
+
+    run, _, images = _open_run_and_data(args.run, args.data_root)
+    mu, logvar = encode_all(run.model, images)
+    arrays = {"mu": mu, "logvar": logvar}
+    if images.labels is not None:
+        arrays["labels"] = images.labels
+    if images.factors is not None:
+        arrays["factors"] = images.factors.indices
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    out = args.out if args.out.suffix == ".npz" else args.out.with_suffix(".npz")
+    if not out.parent.is_dir():
+        raise UserError(f"output folder does not exist: {out.parent}")
+    atomic_write_bytes(out, buffer.getvalue())
+    print(f"wrote {len(mu)} codes ({mu.shape[1]}-d) to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The Qt layer: a thin set of views over the core."""

@@ -1,0 +1,396 @@
+"""The one training loop of the project, used by the CLI, the GUI's training tab and the tests.
+
+Data that fit in memory are batched straight from one uint8 tensor with a shuffled
+index per epoch (no per-item DataLoader overhead); larger data go through a
+DataLoader. Each epoch reseeds the RNGs from (seed, epoch), so a run resumed after
+epoch k continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from latentexplorer.checkpoint import (
+    OPTIMIZER_FILE,
+    load_optimizer_state,
+    read_csv,
+    save_run,
+)
+from latentexplorer.config import RunConfig
+from latentexplorer.data.base import ImageSet, to_float
+from latentexplorer.errors import CheckpointError
+from latentexplorer.models import LatentModel
+from latentexplorer.training.distributed import DistContext
+
+STEP_LOG_EVERY = 10
+"""Steps between step callbacks and rows of steps.csv."""
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """Losses averaged over the last few steps (plain floats, never live tensors)."""
+
+    epoch: int
+    step: int
+    progress: float
+    total: float
+    recon: float
+    kl: float
+    reg: float
+    kl_weight: float
+    samples_per_s: float
+    epochs: int
+    steps_per_epoch: int
+
+    def row(self) -> dict[str, float]:
+        return {
+            "step": self.step, "progress": round(self.progress, 5), "total": self.total,
+            "recon": self.recon, "kl": self.kl, "reg": self.reg,
+        }
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One finished epoch: training averages, validation figures, KL per dimension (validation)."""
+
+    epoch: int
+    step: int
+    train_total: float
+    train_recon: float
+    train_kl: float
+    train_reg: float
+    kl_weight: float
+    val_total: float
+    val_recon: float
+    val_kl: float
+    kl_per_dim: np.ndarray
+    samples_per_s: float
+    seconds: float
+    nonfinite_steps: int
+    epochs: int
+
+    @property
+    def val_elbo(self) -> float:
+        return -(self.val_recon + self.val_kl)
+
+    def row(self) -> dict[str, float]:
+        row = {k: v for k, v in asdict(self).items() if k not in ("kl_per_dim", "epochs")}
+        row["val_elbo"] = self.val_elbo
+        row.update({f"kl_dim_{i}": float(v) for i, v in enumerate(self.kl_per_dim)})
+        return row
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    status: str  # "completed" | "cancelled" | "diverged"
+    epochs_done: int
+    step: int
+    message: str
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class NonFiniteLoss(RuntimeError):
+    """Too many non-finite losses in a row; the message says what to change."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CheckpointError("--device cuda was asked for, but no CUDA GPU is available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise CheckpointError("--device mps was asked for, but MPS is not available")
+    return torch.device(name)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % (2**63 - 1)
+
+
+class Trainer:
+    """Trains `model` on `train_set`, validates on `val_set`, saves to `out` after every epoch.
+
+    Callbacks get plain-float records: `on_step(StepMetrics)` every few steps and
+    `on_epoch(EpochMetrics)` after each saved epoch. Setting `cancel` stops within
+    one batch (the last complete epoch stays saved); clearing `running` pauses.
+    """
+
+    def __init__(
+        self,
+        model: LatentModel,
+        config: RunConfig,
+        train_set: ImageSet,
+        val_set: ImageSet | None = None,
+        *,
+        out: str | Path | None = None,
+        on_step: Callable[[StepMetrics], None] | None = None,
+        on_epoch: Callable[[EpochMetrics], None] | None = None,
+        cancel: threading.Event | None = None,
+        dist: DistContext | None = None,
+    ) -> None:
+        self.config = config
+        self.train_set = train_set
+        self.val_set = val_set
+        self.out = Path(out) if out is not None else None
+        self.on_step = on_step
+        self.on_epoch = on_epoch
+        self.cancel = cancel or threading.Event()
+        self.running = threading.Event()
+        self.running.set()
+        self.dist = dist or DistContext()
+        self.device = resolve_device(config.train.device) if self.dist.device is None else self.dist.device
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+        self.model = model.to(self.device)
+        self.engine: nn.Module = self.dist.wrap(self.model)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
+        )
+        self.epoch = 0
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.steps_log: list[dict[str, float]] = []
+
+    # -- public -----------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume_running(self) -> None:
+        self.running.set()
+
+    def restore(self, folder: str | Path) -> None:
+        """Continue from a run folder's last complete epoch (weights loaded by the caller)."""
+        folder = Path(folder)
+        from latentexplorer.checkpoint import HISTORY_FILE, STEPS_FILE, read_state
+
+        state = read_state(folder)
+        self.epoch = int(state.get("epoch", 0))
+        self.step = int(state.get("step", 0))
+        if (folder / OPTIMIZER_FILE).is_file():
+            opt_state, meta = load_optimizer_state(folder / OPTIMIZER_FILE)
+            if meta.get("epoch") not in (None, str(self.epoch)):
+                raise CheckpointError(
+                    f"{folder}: optimizer state is from epoch {meta.get('epoch')}, "
+                    f"the run from epoch {self.epoch}; cannot resume exactly"
+                )
+            try:
+                self.optimizer.load_state_dict(opt_state)
+            except (ValueError, KeyError) as exc:
+                raise CheckpointError(f"{folder}: optimizer state does not fit the model ({exc})") from None
+        self.history = [r for r in read_csv(folder / HISTORY_FILE) if r.get("epoch", 0) <= self.epoch]
+        self.steps_log = [r for r in read_csv(folder / STEPS_FILE) if r.get("step", 0) <= self.step]
+
+    def fit(self) -> TrainResult:
+        """Run the remaining epochs. Raises NonFiniteLoss after too many bad steps in a row."""
+        cfg = self.config.train
+        total_epochs = cfg.epochs
+        if self.epoch >= total_epochs:
+            return TrainResult("completed", self.epoch, self.step, "nothing to do", self.history)
+        batches = self._batcher()
+        while self.epoch < total_epochs:
+            metrics = self._train_epoch(batches)
+            if metrics is None:
+                return TrainResult(
+                    "cancelled", self.epoch, self.step,
+                    f"stopped; the last complete epoch ({self.epoch}) is kept", self.history,
+                )
+            self.epoch += 1
+            self.history.append(metrics.row())
+            self._save()
+            if self.on_epoch is not None:
+                self.on_epoch(metrics)
+        return TrainResult("completed", self.epoch, self.step, "finished", self.history)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _batcher(self) -> Callable[[int], Iterator[torch.Tensor]]:
+        """A function epoch → batches; whole-tensor indexing when the data fit in memory."""
+        cfg = self.config.train
+        n = len(self.train_set)
+        rank, world = self.dist.rank, self.dist.world_size
+        if self.train_set.nbytes <= cfg.in_memory_limit_mb * 2**20:
+            data = self.train_set.tensor().to(self.device)
+
+            def whole_tensor(epoch: int) -> Iterator[torch.Tensor]:
+                generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+                order = torch.randperm(n, generator=generator)
+                order = order[rank::world][: n // world].to(self.device)
+                for start in range(0, len(order), cfg.batch_size):
+                    yield to_float(data[order[start : start + cfg.batch_size]])
+
+            return whole_tensor
+
+        from torch.utils.data import DataLoader, Dataset
+
+        images = self.train_set.images
+
+        class Items(Dataset):
+            def __len__(self) -> int:
+                return n
+
+            def __getitem__(self, i: int) -> torch.Tensor:
+                return torch.from_numpy(np.ascontiguousarray(images[i]))
+
+        def loader(epoch: int) -> Iterator[torch.Tensor]:
+            generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+            order = torch.randperm(n, generator=generator)[rank::world][: n // world].tolist()
+            for batch in DataLoader(Items(), batch_size=cfg.batch_size, sampler=order, num_workers=2):
+                yield to_float(batch.to(self.device))
+
+        return loader
+
+    def steps_per_epoch(self) -> int:
+        per_rank = len(self.train_set) // self.dist.world_size
+        return max(1, math.ceil(per_rank / self.config.train.batch_size))
+
+    def _train_epoch(self, batches: Callable[[int], Iterator[torch.Tensor]]) -> EpochMetrics | None:
+        cfg = self.config.train
+        torch.manual_seed(epoch_seed(cfg.seed, self.epoch) + 1)  # the reparameterisation noise
+        self.model.train()
+        n_steps = self.steps_per_epoch()
+        sums = np.zeros(4)
+        window = np.zeros(4)
+        window_n = window_items = seen = 0
+        bad_in_row = bad_total = 0
+        started = window_started = time.perf_counter()
+        for i, x in enumerate(batches(self.epoch)):
+            if not self._wait_while_paused():
+                return None
+            progress = self.epoch + i / n_steps
+            terms = self.engine(x, progress)
+            values = torch.stack([terms.total, terms.recon, terms.kl, terms.reg]).detach()
+            if not self._all_finite(values):
+                bad_in_row += 1
+                bad_total += 1
+                if bad_in_row >= cfg.max_nonfinite:
+                    raise NonFiniteLoss(self._nonfinite_message(bad_in_row))
+                continue
+            self.optimizer.zero_grad(set_to_none=True)
+            terms.total.backward()
+            if cfg.grad_clip > 0:
+                norm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                if not self._all_finite(norm):
+                    bad_in_row += 1
+                    bad_total += 1
+                    if bad_in_row >= cfg.max_nonfinite:
+                        raise NonFiniteLoss(self._nonfinite_message(bad_in_row))
+                    continue
+            self.optimizer.step()
+            bad_in_row = 0
+            self.step += 1
+            vals = values.cpu().numpy().astype(float)
+            sums += vals * len(x)
+            seen += len(x)
+            window += vals
+            window_n += 1
+            window_items += len(x)
+            if self.step % STEP_LOG_EVERY == 0:
+                now = time.perf_counter()
+                step = StepMetrics(
+                    epoch=self.epoch, step=self.step, progress=progress, total=window[0] / window_n,
+                    recon=window[1] / window_n, kl=window[2] / window_n, reg=window[3] / window_n,
+                    kl_weight=self._kl_weight(progress),
+                    samples_per_s=window_items * self.dist.world_size / max(now - window_started, 1e-9),
+                    epochs=cfg.epochs, steps_per_epoch=n_steps,
+                )
+                self.steps_log.append(step.row())
+                if self.on_step is not None:
+                    self.on_step(step)
+                window[:] = 0
+                window_n = window_items = 0
+                window_started = now
+        seconds = time.perf_counter() - started
+        if seen == 0:
+            raise NonFiniteLoss(self._nonfinite_message(bad_total))
+        train = sums / seen
+        val = self.validate()
+        return EpochMetrics(
+            epoch=self.epoch + 1, step=self.step, train_total=train[0], train_recon=train[1],
+            train_kl=train[2], train_reg=train[3], kl_weight=self._kl_weight(self.epoch + 1.0),
+            val_total=val["total"], val_recon=val["recon"], val_kl=val["kl"],
+            kl_per_dim=val["kl_per_dim"], samples_per_s=seen * self.dist.world_size / max(seconds, 1e-9),
+            seconds=seconds, nonfinite_steps=bad_total, epochs=cfg.epochs,
+        )
+
+    @torch.no_grad()
+    def validate(self, batch_size: int = 1024) -> dict[str, Any]:
+        """Loss terms on the validation set (the training set when there is none)."""
+        images = self.val_set if self.val_set is not None and len(self.val_set) else self.train_set
+        self.model.eval()
+        generator_state = torch.get_rng_state()
+        torch.manual_seed(epoch_seed(self.config.train.seed, self.epoch) + 2)
+        rank, world = self.dist.rank, self.dist.world_size
+        index = np.arange(len(images))[rank::world]
+        sums = torch.zeros(3, dtype=torch.float64)
+        kl_dims = torch.zeros(self.model.latent_dim, dtype=torch.float64)
+        count = torch.zeros(1, dtype=torch.float64)
+        for start in range(0, len(index), batch_size):
+            x = images.float_batch(index[start : start + batch_size]).to(self.device)
+            terms = self.model(x, None)
+            k = len(x)
+            sums += torch.stack([terms.total, terms.recon, terms.kl]).double().cpu() * k
+            kl_dims += terms.kl_per_dim.double().cpu() * k
+            count += k
+        torch.set_rng_state(generator_state)
+        sums, kl_dims, count = self.dist.all_reduce_sum(sums, kl_dims, count)
+        self.model.train()
+        n = max(float(count.item()), 1.0)
+        total, recon, kl = (sums / n).tolist()
+        return {"total": total, "recon": recon, "kl": kl, "kl_per_dim": (kl_dims / n).numpy()}
+
+    def _wait_while_paused(self) -> bool:
+        """Block while paused; False when cancelled."""
+        while not self.running.is_set():
+            if self.cancel.wait(0.05):
+                return False
+        return not self.cancel.is_set()
+
+    def _all_finite(self, values: torch.Tensor) -> bool:
+        finite = torch.isfinite(values).all().to(torch.float64).reshape(1).cpu()
+        if self.dist.world_size > 1:  # every rank must skip the same step, or DDP hangs
+            (finite,) = self.dist.all_reduce_min(finite)
+        return bool(finite.item() > 0)
+
+    def _kl_weight(self, progress: float) -> float:
+        weight = getattr(self.model, "kl_weight", None)
+        return float(weight(progress)) if weight is not None else 0.0
+
+    def _nonfinite_message(self, count: int) -> str:
+        cfg = self.config
+        hints = [f"lower the learning rate (now {cfg.train.lr:g})"]
+        if cfg.model.beta > 1:
+            hints.append(f"lower beta (now {cfg.model.beta:g})")
+        if cfg.model.likelihood != "bernoulli":
+            hints.append("use a fixed-variance or Bernoulli likelihood")
+        if cfg.train.grad_clip == 0:
+            hints.append("enable gradient clipping")
+        return (
+            f"training stopped at epoch {self.epoch + 1}: the loss was NaN or infinite in {count} "
+            f"steps in a row. Try to {', or '.join(hints)}. The last complete epoch "
+            f"({self.epoch}) is kept."
+        )
+
+    def _save(self) -> None:
+        if self.out is None or not self.dist.is_main:
+            return
+        state = {"epoch": self.epoch, "step": self.step, "epochs": self.config.train.epochs}
+        save_run(
+            self.out, self.model, self.config, state=state, history=self.history,
+            steps=self.steps_log, optimizer=self.optimizer,
+        )
