@@ -179,12 +179,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             return
         if bar is None:
             bar = tqdm(total=m.epochs * m.steps_per_epoch, unit="step", dynamic_ncols=True)
-            bar.update(m.epoch * m.steps_per_epoch + (m.step - 1) % m.steps_per_epoch)
-        bar.update(m.step - bar.n if m.step > bar.n else 0)
+        bar.update(max(0, m.step - bar.n))
         bar.set_postfix(epoch=m.epoch + 1, loss=f"{m.total:.2f}", kl=f"{m.kl:.2f}", refresh=False)
 
     def on_epoch(m) -> None:
         if dist.is_main:
+            if bar is not None:
+                bar.update(max(0, m.step - bar.n))
             line = (
                 f"epoch {m.epoch}/{m.epochs}: train loss {m.train_total:.3f}  val loss {m.val_total:.3f}  "
                 f"val KL {m.val_kl:.3f}  {m.samples_per_s:,.0f} samples/s"

@@ -53,6 +53,8 @@ def make_sprites(
 
     A random item draws each factor index uniformly and independently, so the same
     `seed` always gives the same images. `n=None` means 50,000; `full` ignores `n`.
+    pos_x grows rightwards, pos_y downwards (like image rows), and orientation turns
+    the shape anticlockwise on screen.
     """
     if full:
         indices = grid_indices()
@@ -139,10 +141,24 @@ def _render_shape(shape: int, idx: np.ndarray, size: int) -> np.ndarray:
 
 
 def _square(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Square of half-side 1 (Chebyshev distance: exact inside and across edges)."""
-    d = np.abs(u)
-    np.maximum(d, np.abs(v), out=d)
-    d -= 1.0
+    """Square of half-side 1."""
+    return _box(np.abs(u), np.abs(v), 1.0)
+
+
+def _box(p: np.ndarray, q: np.ndarray, half: float) -> np.ndarray:
+    """Exact distance to a square of half-side `half`, given |u| and |v| (which it overwrites).
+
+    Exact rather than the cheaper max(|u|, |v|) - half, which underestimates beyond
+    corners: a 45° square's corner would then bleed onto the image border.
+    """
+    p -= half
+    q -= half
+    inside = np.maximum(p, q)
+    np.minimum(inside, 0.0, out=inside)
+    np.maximum(p, 0.0, out=p)
+    np.maximum(q, 0.0, out=q)
+    d = np.hypot(p, q, out=p)
+    d += inside
     return d
 
 
@@ -170,10 +186,7 @@ def _heart(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # Centre the heart: it spans -side/√2 (tip) to lobe + half (top of the lobes).
     v = v + np.float32((lobe + half - side / np.sqrt(2.0)) / 2.0)
     s = np.float32(1.0 / np.sqrt(2.0))
-    p = np.abs((u + v) * s)
-    q = np.abs((u - v) * s)
-    d = np.maximum(p, q, out=p)
-    d -= half
+    d = _box(np.abs((u + v) * s), np.abs((u - v) * s), half)
     vl = v - np.float32(lobe)
     np.minimum(d, np.hypot(u - np.float32(lobe), vl) - half, out=d)
     np.minimum(d, np.hypot(u + np.float32(lobe), vl) - half, out=d)
