@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = train.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, help="data source (default: digits)")
     data.add_argument("--data-root", help="folder of the torchvision files / images, or the .npz file")
-    data.add_argument("--n", type=int, help="number of items (a seeded subset; sprites: how many to generate)")
+    data.add_argument("--items", type=int, help="number of items (a seeded subset; sprites: how many to generate)")
     data.add_argument("--size", type=int, help="image size for sprites and image folders")
     data.add_argument("--rgb", action="store_true", help="keep colour when reading an image folder")
     data.add_argument("--full-grid", action="store_true", help="sprites: the full grid of 737,280 images")
@@ -137,7 +137,7 @@ def config_from_args(args: argparse.Namespace):
     if root is not None and args.dataset in ("folder", "npz", None):
         root = str(Path(root).expanduser().resolve())
     data_opts = {
-        "name": args.dataset, "root": root, "n": args.n, "size": args.size,
+        "name": args.dataset, "root": root, "n": args.items, "size": args.size,
         "grayscale": False if args.rgb else None, "full": True if args.full_grid else None,
         "val_fraction": args.val_fraction, "seed": args.seed,
     }

@@ -118,6 +118,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Adam with the fused kernel where torch has one for the device (CPU included since 2.4):
+    one kernel for all parameters instead of a dozen small ops per tensor."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % (2**63 - 1)
 
@@ -158,9 +167,7 @@ class Trainer:
             torch.set_num_threads(config.train.threads)
         self.model = model.to(self.device)
         self.engine: nn.Module = self.dist.wrap(self.model)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
-        )
+        self.optimizer = make_optimizer(self.model, config.train.lr, config.train.weight_decay)
         self.epoch = 0
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -250,7 +257,12 @@ class Trainer:
         def loader(epoch: int) -> Iterator[torch.Tensor]:
             generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
             order = torch.randperm(n, generator=generator)[rank::world][: n // world].tolist()
-            for batch in DataLoader(Items(), batch_size=cfg.batch_size, sampler=order, num_workers=2):
+            # Its own generator: the workers' base seed must not consume the global RNG,
+            # which drives the reparameterisation noise.
+            batches = DataLoader(
+                Items(), batch_size=cfg.batch_size, sampler=order, num_workers=2, generator=generator
+            )
+            for batch in batches:
                 yield to_float(batch.to(self.device))
 
         return loader

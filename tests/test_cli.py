@@ -1,0 +1,155 @@
+"""The command line, run as a user runs it: in a subprocess, reading its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentexplorer import __version__
+from latentexplorer.checkpoint import load_run
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "latentexplorer", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env,
+    )
+
+
+TRAIN = ("train", "--dataset", "digits", "--items", "400", "--latent-dim", "2", "--hidden", "32",
+         "--epochs", "2", "--quiet", "--threads", "1")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = cli(*TRAIN, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "epoch 2/2" in result.stdout
+    return out
+
+
+def test_version():
+    result = cli("--version")
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_train_end_to_end_writes_a_run_that_opens(trained):
+    run = load_run(trained)
+    assert run.epoch == 2 and run.config.data.name == "digits" and run.config.model.latent_dim == 2
+    assert {p.name for p in trained.iterdir()} >= {
+        "config.json", "model.safetensors", "optimizer.safetensors", "history.csv", "state.json",
+    }
+
+
+def test_existing_run_is_refused_without_resume_or_overwrite(trained):
+    result = cli(*TRAIN, "--out", str(trained))
+    assert result.returncode == 2
+    assert "--resume" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resume_continues_to_more_epochs(trained, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    result = cli("train", "--out", str(copy), "--resume", "--epochs", "3", "--quiet", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert load_run(copy).epoch == 3
+
+
+def test_evaluate_json_is_parseable_and_consistent(trained):
+    result = cli("evaluate", str(trained), "--n", "30", "--k", "20", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["n"] == 30 and figures["k"] == 20
+    assert figures["elbo"] == pytest.approx(figures["recon"] - figures["kl"], abs=1e-6)
+    assert figures["iwae"] >= figures["elbo"] - 3 * figures["iwae_se"]
+    assert len(figures["kl_per_dim"]) == 2
+    assert sum(figures["kl_per_dim"]) == pytest.approx(figures["kl"], rel=1e-4)
+    assert figures["mig"] is None  # digits have no ground-truth factors
+
+
+def test_evaluate_text_table(trained):
+    result = cli("evaluate", str(trained), "--n", "50", "--k", "5")
+    assert result.returncode == 0, result.stderr
+    for label in ("ELBO", "IWAE bound (k=5)", "KL per dimension", "active units"):
+        assert label in result.stdout
+
+
+def test_encode_writes_codes_for_every_item(trained, tmp_path):
+    out = tmp_path / "codes.npz"
+    result = cli("encode", str(trained), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    codes = np.load(out)
+    assert codes["mu"].shape == (400, 2) and codes["logvar"].shape == (400, 2)
+    assert codes["labels"].shape == (400,)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("evaluate", "/no/such/run"), "run folder not found"),
+        (("train", "--dataset", "mnist", "--epochs", "1"), "--data-root is required"),
+        (("train", "--dataset", "mnist", "--data-root", "/no/where", "--out", "x"), "/no/where"),
+        (("train", "--latent-dim", "0"), "latent dimension"),
+        (("train", "--config", "/no/config.json"), "config file not found"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_2(args, message, tmp_path):
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_option_exits_2():
+    result = cli("train", "--model", "gan")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_config_file_is_accepted_and_overridden_by_options(tmp_path):
+    config = {"model": {"kind": "betavae", "beta": 3.0, "latent_dim": 3, "hidden": [16]},
+              "data": {"name": "digits", "n": 200}, "train": {"epochs": 1}}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    result = cli("train", "--config", str(path), "--latent-dim", "4", "--out", str(tmp_path / "r"),
+                 "--quiet", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    run = load_run(tmp_path / "r")
+    assert run.config.model.kind == "betavae" and run.config.model.beta == 3.0
+    assert run.config.model.latent_dim == 4
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_torchrun_trains_a_run_that_loads(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+         "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+         "-m", "latentexplorer", "train", "--dataset", "digits", "--items", "300", "--hidden", "32",
+         "--epochs", "2", "--device", "cpu", "--quiet", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("epoch 2/2") == 1  # only rank 0 reports
+    run = load_run(out)
+    assert run.epoch == 2
+    # 270 training items shared by 2 ranks, batch 128 each: 2 steps per epoch
+    assert run.state["step"] == 4
