@@ -10,8 +10,13 @@ alternating so machine noise hits both. Prints samples/s of each and the ratio.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -96,6 +101,23 @@ def trainer_epochs(images: np.ndarray, epochs: int) -> float:
     return len(images) * epochs / (time.perf_counter() - start)
 
 
+def cli_epochs(images: np.ndarray, epochs: int, threads: int) -> float:
+    """samples/s reported by `latentexplorer train` itself (a subprocess; the .npz source,
+    no validation split), averaged over its epochs: what a user of the command line gets."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "synthetic.npz"
+        np.savez(data, images=images)
+        result = subprocess.run(
+            [sys.executable, "-m", "latentexplorer", "train", "--dataset", "npz", "--data-root", str(data),
+             "--val-fraction", "0", "--model", "vae", "--arch", "mlp", "--hidden", "400",
+             "--latent-dim", "20", "--batch-size", "128", "--lr", "1e-3", "--epochs", str(epochs),
+             "--threads", str(threads), "--device", "cpu", "--quiet", "--out", str(Path(tmp) / "run")],
+            capture_output=True, text=True, check=True,
+        )
+    rates = [float(r.replace(",", "")) for r in re.findall(r"([\d,]+) samples/s", result.stdout)]
+    return statistics.mean(rates)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -105,15 +127,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images = synthetic_images(args.n)
-    ours, theirs = [], []
+    ours, theirs, cli = [], [], []
     for _ in range(args.repeats):
         theirs.append(canonical_epochs(images, args.epochs))
         ours.append(trainer_epochs(images, args.epochs))
-    base, mine = statistics.median(theirs), statistics.median(ours)
+        cli.append(cli_epochs(images, args.epochs, args.threads))
+    base, mine, command = statistics.median(theirs), statistics.median(ours), statistics.median(cli)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.n} images 28x28, {args.epochs} epochs")
     print(f"canonical DataLoader loop : {base:10,.0f} samples/s")
     print(f"latentexplorer Trainer    : {mine:10,.0f} samples/s")
     print(f"ratio (Trainer / baseline): {mine / base:10.2f}x")
+    print(f"latentexplorer train (CLI): {command:10,.0f} samples/s   ratio {command / base:.2f}x")
 
 
 if __name__ == "__main__":

@@ -287,5 +287,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def gui_main() -> int:
+    """Entry point of `latentexplorer-gui` (no console window on Windows): `gui [RUN]`."""
+    return main(["gui", *sys.argv[1:2]])
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -120,7 +120,7 @@ def evaluate(
     subset = evaluation_subset(images, n, seed)
     model.eval()
     torch.manual_seed(seed)
-    recon, kl, elbo, iwae, kl_dims = [], [], [], [], []
+    recon, kl, iwae, kl_dims = [], [], [], []
     for start in range(0, len(subset), batch_size):
         x = subset.float_batch(slice(start, start + batch_size)).to(model.device)
         posterior = model.encode(x)
@@ -144,14 +144,9 @@ def evaluate(
     else:
         kl_v = iwae_v = np.full_like(recon_v, np.nan)
         kl_per_dim = [0.0] * model.latent_dim
-    result = dict(
-        n=len(subset), k=k if model.config.is_variational else 0,
-        recon=mean_and_stderr(recon_v), kl=mean_and_stderr(kl_v),
-        elbo=mean_and_stderr(recon_v - kl_v), iwae=mean_and_stderr(iwae_v),
-    )
     figures = {}
-    for name in ("recon", "kl", "elbo", "iwae"):
-        figures[name], figures[f"{name}_se"] = result[name]
+    for name, values in (("recon", recon_v), ("kl", kl_v), ("elbo", recon_v - kl_v), ("iwae", iwae_v)):
+        figures[name], figures[f"{name}_se"] = mean_and_stderr(values)
     extra: dict = {}
     if subset.factors is not None and len(subset) > 1:
         score, gaps, best = mig(mu, subset.factors.indices)
@@ -162,7 +157,7 @@ def evaluate(
             best_dim_per_factor={nm: int(b) for nm, b in zip(names, best)},
         )
     return Evaluation(
-        n=result["n"], k=result["k"], kl_per_dim=[float(v) for v in kl_per_dim],
+        n=len(subset), k=k if model.config.is_variational else 0, kl_per_dim=[float(v) for v in kl_per_dim],
         active_units=int(active_units(mu).sum()), latent_dim=model.latent_dim,
         variational=model.config.is_variational, **figures, **extra,
     )

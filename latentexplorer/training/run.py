@@ -21,7 +21,8 @@ from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError
 from latentexplorer.models import build_model
 from latentexplorer.training.distributed import DistContext
-from latentexplorer.training.trainer import EpochMetrics, StepMetrics, Trainer, TrainResult
+from latentexplorer.training.records import EpochMetrics, StepMetrics, TrainResult
+from latentexplorer.training.trainer import Trainer
 
 
 def split_data(config: RunConfig, images: ImageSet | None = None) -> tuple[ImageSet, ImageSet | None]:

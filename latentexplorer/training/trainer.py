@@ -12,7 +12,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,12 @@ import torch
 from torch import nn
 
 from latentexplorer.checkpoint import (
+    HISTORY_FILE,
     OPTIMIZER_FILE,
+    STEPS_FILE,
     load_optimizer_state,
     read_csv,
+    read_state,
     save_run,
 )
 from latentexplorer.config import RunConfig
@@ -31,76 +33,10 @@ from latentexplorer.data.base import ImageSet, to_float
 from latentexplorer.errors import CheckpointError
 from latentexplorer.models import LatentModel
 from latentexplorer.training.distributed import DistContext
+from latentexplorer.training.records import EpochMetrics, NonFiniteLoss, StepMetrics, TrainResult
 
 STEP_LOG_EVERY = 10
 """Steps between step callbacks and rows of steps.csv."""
-
-
-@dataclass(frozen=True)
-class StepMetrics:
-    """Losses averaged over the last few steps (plain floats, never live tensors)."""
-
-    epoch: int
-    step: int
-    progress: float
-    total: float
-    recon: float
-    kl: float
-    reg: float
-    kl_weight: float
-    samples_per_s: float
-    epochs: int
-    steps_per_epoch: int
-
-    def row(self) -> dict[str, float]:
-        return {
-            "step": self.step, "progress": round(self.progress, 5), "total": self.total,
-            "recon": self.recon, "kl": self.kl, "reg": self.reg,
-        }
-
-
-@dataclass(frozen=True)
-class EpochMetrics:
-    """One finished epoch: training averages, validation figures, KL per dimension (validation)."""
-
-    epoch: int
-    step: int
-    train_total: float
-    train_recon: float
-    train_kl: float
-    train_reg: float
-    kl_weight: float
-    val_total: float
-    val_recon: float
-    val_kl: float
-    kl_per_dim: np.ndarray
-    samples_per_s: float
-    seconds: float
-    nonfinite_steps: int
-    epochs: int
-
-    @property
-    def val_elbo(self) -> float:
-        return -(self.val_recon + self.val_kl)
-
-    def row(self) -> dict[str, float]:
-        row = {k: v for k, v in asdict(self).items() if k not in ("kl_per_dim", "epochs")}
-        row["val_elbo"] = self.val_elbo
-        row.update({f"kl_dim_{i}": float(v) for i, v in enumerate(self.kl_per_dim)})
-        return row
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    status: str  # "completed" | "cancelled" | "diverged"
-    epochs_done: int
-    step: int
-    message: str
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
-class NonFiniteLoss(RuntimeError):
-    """Too many non-finite losses in a row; the message says what to change."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -184,8 +120,6 @@ class Trainer:
     def restore(self, folder: str | Path) -> None:
         """Continue from a run folder's last complete epoch (weights loaded by the caller)."""
         folder = Path(folder)
-        from latentexplorer.checkpoint import HISTORY_FILE, STEPS_FILE, read_state
-
         state = read_state(folder)
         self.epoch = int(state.get("epoch", 0))
         self.step = int(state.get("step", 0))
