@@ -153,3 +153,28 @@ def test_two_process_torchrun_trains_a_run_that_loads(tmp_path):
     assert run.epoch == 2
     # 270 training items shared by 2 ranks, batch 128 each: 2 steps per epoch
     assert run.state["step"] == 4
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_last_complete_epoch(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "latentexplorer", "train", "--dataset", "digits", "--hidden", "32",
+         "--epochs", "100000", "--quiet", "--threads", "1", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if line.startswith("epoch 2/"):
+            break
+        assert time.monotonic() < deadline, "training never reached epoch 2"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "cancelled" in stdout and "last complete epoch" in stdout
+    run = load_run(out)
+    assert 2 <= run.epoch < 100000

@@ -13,15 +13,17 @@ from latentexplorer.checkpoint import Run
 
 
 def images_to_pixmap(images: np.ndarray, columns: int = 8, scale: int = 4) -> QPixmap:
-    """A grid of N×C×H×W images in [0, 1] as a pixmap (nearest-neighbour upscaled)."""
+    """A grid of N×C×H×W images in [0, 1] as a pixmap, upscaled without smoothing and
+    separated by a grey line so neighbouring images do not run together."""
     n, c, h, w = images.shape
     rows = -(-n // columns)
-    grid = np.zeros((rows * h, columns * w, 3), np.uint8)
+    cell_h, cell_w = h * scale + 2, w * scale + 2
+    grid = np.full((rows * cell_h, columns * cell_w, 3), 96, np.uint8)
     rgb = np.repeat(images, 3, axis=1) if c == 1 else images
     for i in range(n):
         r, col = divmod(i, columns)
-        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = (rgb[i].transpose(1, 2, 0) * 255).astype(np.uint8)
-    grid = np.ascontiguousarray(np.kron(grid, np.ones((scale, scale, 1), np.uint8)))
+        tile = (rgb[i].transpose(1, 2, 0) * 255).astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
+        grid[r * cell_h + 1 : r * cell_h + 1 + h * scale, col * cell_w + 1 : col * cell_w + 1 + w * scale] = tile
     image = QImage(grid.data, grid.shape[1], grid.shape[0], grid.strides[0], QImage.Format.Format_RGB888)
     return QPixmap.fromImage(image.copy())
 
