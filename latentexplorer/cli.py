@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("run", help="run folder")
     encode.add_argument("--out", type=Path, required=True, help="output .npz")
     encode.add_argument("--data-root", help="where the run's data live on this machine")
+
+    desktop = sub.add_parser(
+        "install-desktop", help="add LatentExplorer to the desktop menu (Linux, current user)"
+    )
+    desktop.add_argument("--uninstall", action="store_true", help="remove what install-desktop wrote")
+    desktop.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     return parser
 
 
@@ -105,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             from latentexplorer.gui.app import main as gui_main
 
             return gui_main(getattr(args, "run", None))
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "encode": cmd_encode}[command](args)
+        return {
+            "train": cmd_train, "evaluate": cmd_evaluate, "encode": cmd_encode,
+            "install-desktop": cmd_install_desktop,
+        }[command](args)
     except UserError as exc:
         print(f"latentexplorer: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -284,6 +293,27 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise UserError(f"output folder does not exist: {out.parent}")
     atomic_write_bytes(out, buffer.getvalue())
     print(f"wrote {len(mu)} codes ({mu.shape[1]}-d) to {out}")
+    return 0
+
+
+# --- install-desktop -----------------------------------------------------------------------
+
+
+def cmd_install_desktop(args: argparse.Namespace) -> int:
+    from latentexplorer.desktop import data_home, install_desktop, uninstall_desktop
+
+    data = args.data_dir if args.data_dir is not None else data_home()
+    if args.uninstall:
+        removed = uninstall_desktop(data)
+        for path in removed:
+            print(f"removed {path}")
+        print("LatentExplorer is no longer in the desktop menu." if removed
+              else f"nothing to remove: no LatentExplorer desktop files under {data}")
+        return 0
+    for path in install_desktop(data):
+        print(f"wrote {path}")
+    print("LatentExplorer is now in the desktop menu (log out and in if it does not show yet); "
+          "`latentexplorer install-desktop --uninstall` removes it.")
     return 0
 
 

@@ -28,24 +28,17 @@ def create_app(argv: list[str] | None = None):
 def main(run: str | None = None) -> int:
     """Open the main window on `run` (default: the bundled digits VAE)."""
     from latentexplorer.bundled import bundled_run
-    from latentexplorer.checkpoint import load_run
     from latentexplorer.gui.main_window import MainWindow
-    from latentexplorer.logs import get_logger, setup_logging
+    from latentexplorer.logs import setup_logging
 
     setup_logging()
     app = create_app()
-    try:
-        opened = load_run(run if run is not None else bundled_run())
-    except Exception as exc:  # shown to the user, then the window opens empty
-        get_logger("gui").error("could not open %s: %s", run, exc)
-        opened = None
-        error = str(exc)
-    else:
-        error = None
-    window = MainWindow(opened)
+    window = MainWindow()
     window.show()
-    if error:
-        window.show_error(error)
+    if run is None:
+        window.session.open_run(bundled_run())
+    else:
+        window.open_run(run)
     return app.exec()
 
 

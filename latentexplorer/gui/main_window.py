@@ -1,67 +1,416 @@
-"""The main window. For now it names the open run and shows samples from its prior;
-the explorer views (scatter, preview, sliders) and the training tab build on it."""
+"""The main window: menus, the explorer tab (controls, scatter, preview, sliders), status bar.
+
+It assembles views around one Session and routes menu actions to it; the views never
+talk to each other.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from latentexplorer import __version__
-from latentexplorer.checkpoint import Run
+from latentexplorer.gui import images as im
+from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
+from latentexplorer.gui.preview_pane import DecoderPreview
+from latentexplorer.gui.scatter_view import LatentScatter
+from latentexplorer.gui.session import Session
+from latentexplorer.gui.sliders_panel import PerturbationSliders
+
+MAX_RECENT = 8
 
 
-def images_to_pixmap(images: np.ndarray, columns: int = 8, scale: int = 4) -> QPixmap:
-    """A grid of N×C×H×W images in [0, 1] as a pixmap, upscaled without smoothing and
-    separated by a grey line so neighbouring images do not run together."""
-    n, c, h, w = images.shape
-    rows = -(-n // columns)
-    cell_h, cell_w = h * scale + 2, w * scale + 2
-    grid = np.full((rows * cell_h, columns * cell_w, 3), 96, np.uint8)
-    rgb = np.repeat(images, 3, axis=1) if c == 1 else images
-    for i in range(n):
-        r, col = divmod(i, columns)
-        tile = (rgb[i].transpose(1, 2, 0) * 255).astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
-        grid[r * cell_h + 1 : r * cell_h + 1 + h * scale, col * cell_w + 1 : col * cell_w + 1 + w * scale] = tile
-    image = QImage(grid.data, grid.shape[1], grid.shape[0], grid.strides[0], QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(image.copy())
+class ExplorerControls(QWidget):
+    """Projection, colouring and mixture controls above the scatter."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.projection = QComboBox()
+        for key, name in (("dims", "Two dimensions"), ("pca", "PCA"), ("fa", "Factor analysis")):
+            self.projection.addItem(name, key)
+        self.projection.setToolTip("How a latent space of more than 2 dimensions is shown in 2-D; "
+                                   "clicks map back through the projection's inverse")
+        self.dim_x = QSpinBox(prefix="x: z")
+        self.dim_y = QSpinBox(prefix="y: z")
+        self.dim_x.setToolTip("Latent dimension on the horizontal axis")
+        self.dim_y.setToolTip("Latent dimension on the vertical axis")
+        self.colour = QComboBox()
+        self.colour.setToolTip("Soft: each point blends its components' colours by responsibility "
+                               "(EM's E-step); hard: the most responsible component only")
+        self.k = QSpinBox(minimum=1, maximum=30, prefix="K = ")
+        self.k.setToolTip("Number of Gaussian mixture components (and k-means clusters)")
+        self.auto_k = QCheckBox("auto (BIC)")
+        self.auto_k.setToolTip("Choose K with the lowest Bayesian information criterion")
+        self.ellipses = QCheckBox("ellipses")
+        self.ellipses.setChecked(True)
+        self.ellipses.setToolTip("1σ (solid) and 2σ (dashed) contours of each component in this view")
+        self.bic = QPushButton("BIC…")
+        self.bic.setToolTip("BIC of the mixture for K = 1…15")
+        self.prior = QPushButton("Sample prior")
+        self.prior.setToolTip("Decode 6 samples z ~ N(0, I) and mark them on the scatter")
+        self.manifold = QPushButton("Manifold…")
+        self.manifold.setToolTip("Decode a grid through the inverse Gaussian CDF (2-D latents)")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("View"), self.projection, self.dim_x, self.dim_y, QLabel("Colour"), self.colour,
+                  self.k, self.auto_k, self.ellipses, self.bic, self.prior, self.manifold):
+            layout.addWidget(w)
+        layout.addStretch(1)
+        self.projection.currentIndexChanged.connect(self._projection_changed)
+        self.dim_x.valueChanged.connect(self._projection_changed)
+        self.dim_y.valueChanged.connect(self._projection_changed)
+        self.colour.currentIndexChanged.connect(self._colour_changed)
+        self.k.editingFinished.connect(self._k_changed)
+        self.k.valueChanged.connect(self._k_changed)
+        self.auto_k.toggled.connect(self._k_changed)
+        self.ellipses.toggled.connect(self._ellipses_changed)
+        session.runChanged.connect(self.sync)
+        session.mixtureChanged.connect(self._mixture_changed)
+
+    def sync(self) -> None:
+        """Show the session's state without feeding it back."""
+        s = self.session
+        widgets = (self.projection, self.dim_x, self.dim_y, self.colour, self.k, self.auto_k)
+        for w in widgets:
+            w.blockSignals(True)
+        d = max(1, s.latent_dim)
+        self.dim_x.setMaximum(d - 1)
+        self.dim_y.setMaximum(d - 1)
+        self.dim_x.setValue(s.state.dims[0])
+        self.dim_y.setValue(s.state.dims[1])
+        self.projection.setCurrentIndex(self.projection.findData(s.state.projection))
+        self.projection.setEnabled(d > 2)
+        self.colour.clear()
+        for key, name in s.colour_modes().items():
+            self.colour.addItem(name, key)
+        index = self.colour.findData(s.state.colour_mode)
+        if index < 0:
+            index = 0
+            s.state.colour_mode = self.colour.itemData(0)
+        self.colour.setCurrentIndex(index)
+        self.k.setValue(s.state.k)
+        self.auto_k.setChecked(s.state.auto_k)
+        self._update_dims_enabled()
+        self.manifold.setEnabled(d == 2 and s.run is not None and s.run.config.model.is_variational)
+        for w in widgets:
+            w.blockSignals(False)
+
+    def _update_dims_enabled(self) -> None:
+        dims = self.projection.currentData() == "dims" and self.session.latent_dim > 2
+        self.dim_x.setEnabled(dims)
+        self.dim_y.setEnabled(dims)
+
+    def _projection_changed(self) -> None:
+        self._update_dims_enabled()
+        x, y = self.dim_x.value(), self.dim_y.value()
+        if self.projection.currentData() == "dims" and x == y:
+            return
+        self.session.set_projection(self.projection.currentData(), (x, y))
+
+    def _colour_changed(self) -> None:
+        if self.colour.currentData():
+            self.session.set_colour_mode(self.colour.currentData())
+
+    def _k_changed(self) -> None:
+        auto = self.auto_k.isChecked()
+        self.k.setEnabled(not auto)
+        if auto == self.session.state.auto_k and self.k.value() == self.session.state.k:
+            return
+        self.session.set_k(None if auto else self.k.value())
+
+    def _mixture_changed(self) -> None:
+        self.k.blockSignals(True)
+        self.k.setValue(self.session.state.k)
+        self.k.blockSignals(False)
+
+    def _ellipses_changed(self, on: bool) -> None:
+        self.session.state.show_ellipses = on
+        self.session.mixtureChanged.emit()
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, run: Run | None = None) -> None:
+    def __init__(self, session: Session | None = None) -> None:
         super().__init__()
-        self.run = run
         self.setObjectName("mainWindow")
-        title = f"{run.name} — LatentExplorer" if run else "LatentExplorer"
-        self.setWindowTitle(title)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        self.summary = QLabel(self._summary_text())
-        self.summary.setObjectName("runSummary")
-        self.samples = QLabel()
-        self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.samples, 1)
-        self.setCentralWidget(central)
-        self.resize(900, 700)
-        if run is not None:
-            import torch
+        self.session = session or Session(self)
+        self.settings = QSettings()
+        self.last_error: str = ""
+        self.error_box: QMessageBox | None = None
+        self.controls = ExplorerControls(self.session)
+        self.scatter = LatentScatter(self.session)
+        self.preview = DecoderPreview(self.session)
+        self.sliders = PerturbationSliders(self.session)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.controls)
+        left_layout.addWidget(self.scatter, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.preview)
+        right.addWidget(self.sliders)
+        right.setSizes([520, 300])
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([900, 560])
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(splitter, "Explorer")
+        self.setCentralWidget(self.tabs)
+        self.status = QLabel()
+        self.status.setObjectName("statusText")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(160)
+        self.busy.hide()
+        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().addPermanentWidget(self.busy)
+        self.create_actions()
+        self.create_menus()
+        self.setAcceptDrops(True)
+        self.resize(1480, 900)
+        self.read_settings()
+        self.session.runChanged.connect(self._run_changed)
+        self.session.projectionChanged.connect(self._update_status)
+        self.session.errorOccurred.connect(self.show_error)
+        self.session.busyChanged.connect(self._busy)
+        self.controls.bic.clicked.connect(self.show_bic)
+        self.controls.prior.clicked.connect(lambda: self.session.sample_prior(6))
+        self.controls.manifold.clicked.connect(self.show_manifold)
+        self._run_changed()
 
-            generator = torch.Generator().manual_seed(0)
-            images = run.model.sample(32, generator=generator).cpu().numpy()
-            scale = max(1, 256 // (8 * images.shape[-1]) * 2)
-            self.samples.setPixmap(images_to_pixmap(images, scale=scale))
+    # --- actions and menus -----------------------------------------------------------------
 
-    def _summary_text(self) -> str:
-        if self.run is None:
-            return f"LatentExplorer {__version__}: no run open."
-        cfg = self.run.config
-        return (
-            f"LatentExplorer {__version__} — run {self.run.name}: {cfg.model.kind}, "
-            f"{cfg.model.latent_dim}-d latent, trained on {cfg.data.name} for "
-            f"{self.run.epoch} epochs. Samples from the prior N(0, I):"
-        )
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def create_actions(self) -> None:
+        a = self._action
+        self.open_action = a("&Open run…", self.open_run_dialog, QKeySequence.StandardKey.Open,
+                             "Open a run folder (config.json + model.safetensors)")
+        self.open_data_action = a("Open &dataset…", self.open_dataset_dialog, None,
+                                  "Encode another dataset with the current model")
+        self.export_codes_action = a("Export &codes…", self.export_codes, None,
+                                     "Save μ, log σ², labels and responsibilities as NPZ or CSV")
+        self.export_scatter_action = a("Export &scatter…", self.export_scatter, None,
+                                       "Save the scatter as PNG or SVG")
+        self.export_preview_action = a("Export &preview…", self.export_preview, QKeySequence.StandardKey.Save,
+                                       "Save the current preview as PNG")
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit LatentExplorer")
+        self.copy_action = a("&Copy preview", self.copy_preview, QKeySequence.StandardKey.Copy,
+                             "Copy the current preview image to the clipboard")
+        self.clear_action = a("Clear selection", self.session.clear_selection, Qt.Key.Key_Escape,
+                              "Clear the selection and the preview")
+        self.prior_action = a("Sample from &prior", lambda: self.session.sample_prior(6), None,
+                              "Decode z ~ N(0, I)")
+        self.manifold_action = a("&Manifold mosaic…", self.show_manifold, None,
+                                 "Decode a grid through the inverse Gaussian CDF (2-D latents)")
+        self.traversal_action = a("&Traversal grid…", self.sliders.show_traversal, None,
+                                  "Sweep each active dimension (the β-VAE figure)")
+        self.bic_action = a("&BIC curve…", self.show_bic, None, "BIC of the mixture for K = 1…15")
+        self.about_action = a("&About LatentExplorer", self.about, None, "Version and licence")
+
+    def create_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addAction(self.open_action)
+        self.recent_menu = file.addMenu("Open &recent")
+        file.addAction(self.open_data_action)
+        file.addSeparator()
+        for action in (self.export_codes_action, self.export_scatter_action, self.export_preview_action):
+            file.addAction(action)
+        file.addSeparator()
+        file.addAction(self.quit_action)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.copy_action)
+        edit.addAction(self.clear_action)
+        view = bar.addMenu("&View")
+        for action in (self.prior_action, self.manifold_action, self.traversal_action, self.bic_action):
+            view.addAction(action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self._fill_recent()
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def open_run(self, folder: str | Path) -> bool:
+        ok = self.session.open_run(folder)
+        if ok:
+            self._remember(str(Path(folder).resolve()))
+        return ok
+
+    def open_run_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open run folder", self._last_folder())
+        if folder:
+            self.open_run(folder)
+
+    def open_dataset_dialog(self) -> None:
+        dialog = OpenDatasetDialog(self.session, self)
+        if dialog.exec():
+            self.session.open_dataset(dialog.data_config())
+
+    def _last_folder(self) -> str:
+        recent = self.recent_runs()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def recent_runs(self) -> list[str]:
+        value = self.settings.value("recentRuns", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, folder: str) -> None:
+        recent = [folder] + [r for r in self.recent_runs() if r != folder]
+        self.settings.setValue("recentRuns", recent[:MAX_RECENT])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.recent_runs():
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_run(f))
+        self.recent_menu.setEnabled(bool(self.recent_runs()))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls:
+            path = Path(QUrl(urls[0]).toLocalFile())
+            self.open_run(path.parent if path.is_file() else path)
+            event.acceptProposedAction()
+
+    # --- reactions ---------------------------------------------------------------------------
+
+    def _run_changed(self) -> None:
+        s = self.session
+        if s.has_run:
+            self.setWindowTitle(f"{s.run.name} — {s.images.name} — LatentExplorer")
+        else:
+            self.setWindowTitle("LatentExplorer")
+        for action in (self.export_codes_action, self.export_scatter_action, self.prior_action,
+                       self.traversal_action, self.bic_action, self.open_data_action):
+            action.setEnabled(s.has_run)
+        self.manifold_action.setEnabled(s.has_run and s.latent_dim == 2 and s.run.config.model.is_variational)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        self.status.setText(self.session.describe())
+
+    def _busy(self, busy: bool, message: str) -> None:
+        self.busy.setVisible(busy)
+        self.busy.setToolTip(message)
+        if busy:
+            self.statusBar().showMessage(message)
+        else:
+            self.statusBar().clearMessage()
 
     def show_error(self, message: str) -> None:
-        QMessageBox.warning(self, "LatentExplorer", message)
+        """A window-modal message that does not block the event loop."""
+        self.last_error = message
+        box = QMessageBox(QMessageBox.Icon.Warning, "LatentExplorer", message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorBox")
+        box.open()
+        self.error_box = box
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "About LatentExplorer",
+            f"<b>LatentExplorer {__version__}</b><p>Train and explore the latent spaces of "
+            "autoencoders, VAEs and β-VAEs.</p><p>MIT licence.</p>",
+        )
+
+    # --- views and exports -------------------------------------------------------------------
+
+    def show_bic(self) -> None:
+        from latentexplorer.analysis.mixture import bic_curve
+
+        if not self.session.has_run:
+            return
+        curve = self.session.bic or bic_curve(self.session.mu.astype(np.float64), range(1, 16))
+        self.session.bic = curve
+        self.bic_dialog = show_bic_curve(curve, self.session.state.k, self)
+
+    def show_manifold(self) -> None:
+        s = self.session
+        if not s.has_run or s.latent_dim != 2:
+            return
+        mosaic = s.manifold(15)
+        grid = im.tile(mosaic.reshape(-1, *mosaic.shape[2:]), columns=15, size=40, gap=1)
+        self.manifold_dialog = show_image_dialog(
+            grid, "Manifold mosaic",
+            "Decodes of a 15×15 grid of z placed through the inverse Gaussian CDF: every cell holds "
+            "the same prior probability mass (Kingma & Welling 2014, Fig. 4).", self,
+        )
+
+    def copy_preview(self) -> None:
+        image = self.preview.current_image()
+        if image is not None:
+            QGuiApplication.clipboard().setPixmap(im.rgb_to_pixmap(image))
+            self.statusBar().showMessage("preview copied to the clipboard", 3000)
+
+    def export_preview(self) -> None:
+        image = self.preview.current_image()
+        if image is None:
+            self.show_error("nothing to export yet: click a point or drag between two points first")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export preview", "preview.png", "PNG (*.png)")
+        if path:
+            im.save_png(image, path)
+
+    def export_scatter(self) -> None:
+        import pyqtgraph.exporters as exporters
+
+        path, chosen = QFileDialog.getSaveFileName(self, "Export scatter", "scatter.png", "PNG (*.png);;SVG (*.svg)")
+        if not path:
+            return
+        item = self.scatter.plot.getPlotItem()
+        exporter = exporters.SVGExporter(item) if path.endswith(".svg") else exporters.ImageExporter(item)
+        exporter.export(path)
+
+    def export_codes(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export latent codes", "codes.npz", "NPZ (*.npz);;CSV (*.csv)")
+        if path:
+            from latentexplorer.gui.exports import write_codes
+
+            write_codes(self.session.codes_table(), path)
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def read_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.session.shutdown()
+        super().closeEvent(event)

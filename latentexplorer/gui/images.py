@@ -1,0 +1,60 @@
+"""Model images (C×H×W floats in [0, 1]) → crisp Qt pixmaps, strips and grids, PNG/GIF files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QImage, QPixmap
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """C×H×W float in [0, 1] → H×W×3 uint8 (grayscale repeated), rounded, never wrapped."""
+    image = np.asarray(image, np.float32)
+    rgb = np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image
+    return np.clip(np.rint(rgb.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
+
+
+def upscale(pixels: np.ndarray, target: int) -> np.ndarray:
+    """Nearest-neighbour upscaling by an integer factor to about `target` pixels: small images
+    stay crisp instead of blurring."""
+    factor = max(1, target // max(pixels.shape[:2]))
+    return pixels.repeat(factor, 0).repeat(factor, 1) if factor > 1 else pixels
+
+
+def rgb_to_pixmap(pixels: np.ndarray) -> QPixmap:
+    pixels = np.ascontiguousarray(pixels)
+    h, w = pixels.shape[:2]
+    image = QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+def image_pixmap(image: np.ndarray, size: int = 112) -> QPixmap:
+    return rgb_to_pixmap(upscale(to_uint8(image), size))
+
+
+def tile(images: np.ndarray, columns: int, size: int = 64, gap: int = 2) -> np.ndarray:
+    """N×C×H×W images as one H×W×3 uint8 grid with grey gaps (each image upscaled to ~size)."""
+    cells = [upscale(to_uint8(im), size) for im in images]
+    h, w = cells[0].shape[:2]
+    rows = -(-len(cells) // columns)
+    grid = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 110, np.uint8)
+    for i, cell in enumerate(cells):
+        r, c = divmod(i, columns)
+        grid[gap + r * (h + gap) : gap + r * (h + gap) + h, gap + c * (w + gap) : gap + c * (w + gap) + w] = cell
+    return grid
+
+
+def save_png(pixels: np.ndarray, path: str | Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path)
+
+
+def save_gif(frames: np.ndarray, path: str | Path, size: int = 128, ms_per_frame: int = 120) -> None:
+    """An animated GIF that plays the frames forth and back (a ping-pong loop)."""
+    from PIL import Image
+
+    pictures = [Image.fromarray(upscale(to_uint8(f), size)) for f in frames]
+    loop = pictures + pictures[-2:0:-1]
+    loop[0].save(path, save_all=True, append_images=loop[1:], duration=ms_per_frame, loop=0)

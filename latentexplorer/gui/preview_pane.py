@@ -1,0 +1,244 @@
+"""The decoder preview: a selected item (original, reconstruction, posterior samples), a
+decoded location with its nearest item, prior samples, and the interpolation strip."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentexplorer.gui import images as im
+from latentexplorer.gui.session import (
+    InterpolationPreview,
+    LocationPreview,
+    PointPreview,
+    SamplesPreview,
+    Session,
+)
+
+TILE = 112
+
+
+class ImageTile(QWidget):
+    """An image with a caption under it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumSize(TILE, TILE)
+        self.caption = QLabel()
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+
+    def show_image(self, image: np.ndarray, caption: str) -> None:
+        self.picture.setPixmap(im.image_pixmap(image, TILE))
+        self.caption.setText(caption)
+        self.show()
+
+
+class DecoderPreview(QWidget):
+    """objectName `decoderPreview`. `shown` keeps the uint8 images last handed to the screen."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("decoderPreview")
+        self.session = session
+        self.shown: dict[str, np.ndarray] = {}
+        self.preview = None
+        self.title = QLabel("Click a point to see it decoded; click empty space to decode that place; "
+                            "drag from a point to interpolate.")
+        self.title.setWordWrap(True)
+        self.title.setObjectName("previewTitle")
+        self.tiles = [ImageTile() for _ in range(6)]
+        tiles_row = QGridLayout()
+        for i, t in enumerate(self.tiles):
+            tiles_row.addWidget(t, i // 3, i % 3)
+            t.hide()
+        self.info = QLabel()
+        self.info.setObjectName("previewInfo")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.neighbour_label = QLabel("Nearest neighbours in latent space (click to select):")
+        self.neighbour_buttons = []
+        neighbours = QHBoxLayout()
+        for _ in range(6):
+            button = QToolButton()
+            button.setIconSize(QPixmap(56, 56).size())
+            button.clicked.connect(self._neighbour_clicked)
+            button.hide()
+            self.neighbour_buttons.append(button)
+            neighbours.addWidget(button)
+        neighbours.addStretch(1)
+        self.neighbour_label.hide()
+
+        self.strip = QLabel()
+        self.strip.setObjectName("interpolationStrip")
+        self.strip.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.strip.setToolTip("Decoded frames from the start point (t = 0) to the end (t = 1)")
+        self.frames_spin = QSpinBox(minimum=2, maximum=30, value=session.state.frames)
+        self.frames_spin.setToolTip("Number of interpolation frames, both ends included")
+        self.frames_spin.valueChanged.connect(session.set_frames)
+        self.method = QComboBox()
+        self.method.addItem("linear (lerp)", "lerp")
+        self.method.addItem("spherical (slerp)", "slerp")
+        self.method.setToolTip("lerp: straight line in latent space; slerp: along a great circle, "
+                               "keeping the norm typical of prior samples")
+        self.method.currentIndexChanged.connect(lambda _: session.set_path_method(self.method.currentData()))
+        self.save_png = QPushButton("Save strip as PNG…")
+        self.save_gif = QPushButton("Save as GIF…")
+        self.save_png.clicked.connect(self._save_strip_png)
+        self.save_gif.clicked.connect(self._save_strip_gif)
+        for b in (self.save_png, self.save_gif):
+            b.setEnabled(False)
+        strip_controls = QHBoxLayout()
+        strip_controls.addWidget(QLabel("Interpolation frames"))
+        strip_controls.addWidget(self.frames_spin)
+        strip_controls.addWidget(self.method)
+        strip_controls.addStretch(1)
+        strip_controls.addWidget(self.save_png)
+        strip_controls.addWidget(self.save_gif)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(tiles_row)
+        layout.addWidget(self.info)
+        layout.addWidget(self.neighbour_label)
+        layout.addLayout(neighbours)
+        layout.addWidget(self.strip)
+        layout.addLayout(strip_controls)
+        layout.addStretch(1)
+        session.previewChanged.connect(self.show_preview)
+        session.runChanged.connect(lambda: self.show_preview(None))
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def _hide_tiles(self) -> None:
+        for t in self.tiles:
+            t.hide()
+        for b in self.neighbour_buttons:
+            b.hide()
+        self.neighbour_label.hide()
+
+    def _tile(self, i: int, key: str, image: np.ndarray, caption: str) -> None:
+        self.shown[key] = im.to_uint8(image)
+        self.tiles[i].show_image(image, caption)
+
+    def show_preview(self, preview) -> None:
+        self.preview = preview
+        if not isinstance(preview, InterpolationPreview):
+            self._hide_tiles()
+            self.info.clear()
+        if preview is None:
+            self.shown = {}
+            self.title.setText("Click a point to see it decoded; click empty space to decode that "
+                               "place; drag from a point to interpolate.")
+        elif isinstance(preview, PointPreview):
+            self._show_point(preview)
+        elif isinstance(preview, LocationPreview):
+            self._show_location(preview)
+        elif isinstance(preview, InterpolationPreview):
+            self._show_interpolation(preview)
+        elif isinstance(preview, SamplesPreview):
+            self.title.setText(preview.title)
+            for i, image in enumerate(preview.images[: len(self.tiles)]):
+                self._tile(i, f"sample{i}", image, f"z = {_vector(preview.zs[i], 3)}")
+
+    def _show_point(self, p: PointPreview) -> None:
+        label = f", label {p.label}" if p.label else ""
+        self.title.setText(f"Item {p.index}{label}")
+        self._tile(0, "original", p.original, "original x")
+        self._tile(1, "reconstruction", p.reconstruction, "reconstruction\ndecode(μ)")
+        variational = self.session.run.config.model.is_variational
+        if variational:
+            for i, sample in enumerate(p.samples[:4]):
+                self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
+        lines = [f"μ = {_vector(p.mu)}"]
+        if variational:
+            lines.append(f"σ = {_vector(p.sigma)}")
+        if p.responsibilities is not None:
+            order = np.argsort(p.responsibilities)[::-1]
+            lines.append(
+                "responsibilities: "
+                + ", ".join(f"component {i + 1}: {p.responsibilities[i]:.1%}" for i in order[:4]
+                            if p.responsibilities[i] >= 0.001)
+            )
+        self.info.setText("\n".join(lines))
+        self.neighbour_label.show()
+        for button, index, image in zip(self.neighbour_buttons, p.neighbours, p.neighbour_images):
+            button.setIcon(QIcon(im.image_pixmap(image, 56)))
+            button.setProperty("item", int(index))
+            button.setToolTip(f"item {int(index)} {self.session.label_of(int(index))}")
+            button.show()
+
+    def _show_location(self, p: LocationPreview) -> None:
+        if p.source == "slider" and p.original is not None:
+            self.title.setText(f"Item {self.session.selected}, perturbed with the sliders")
+            self._tile(0, "original", p.original, "original x")
+            self._tile(1, "decoded", p.image, "decode(z)")
+            self._tile(2, "nearest", p.nearest_image, f"nearest item {p.nearest}\n|Δz| = {p.distance:.2f}")
+        else:
+            self.title.setText("A latent location, decoded")
+            self._tile(0, "decoded", p.image, "decode(z)")
+            self._tile(1, "nearest", p.nearest_image, f"nearest item {p.nearest}\n|Δz| = {p.distance:.2f}")
+        typical = np.sqrt(self.session.latent_dim)
+        support = "well supported by data" if p.distance < 0.25 * typical else "far from any data item"
+        self.info.setText(f"z = {_vector(p.z)}\ndistance to the nearest item's μ: {p.distance:.3f} ({support})")
+
+    def _show_interpolation(self, p: InterpolationPreview) -> None:
+        self.shown["strip"] = im.tile(p.frames, columns=len(p.frames), size=56)
+        self.shown["frames"] = np.stack([im.to_uint8(f) for f in p.frames])
+        self.strip.setPixmap(im.rgb_to_pixmap(self.shown["strip"]))
+        end = f"item {p.end}" if p.end is not None else "a latent location"
+        self.title.setText(f"Interpolation ({p.method}) from item {p.start} to {end}, {len(p.frames)} frames")
+        for b in (self.save_png, self.save_gif):
+            b.setEnabled(True)
+
+    def _neighbour_clicked(self) -> None:
+        index = self.sender().property("item")
+        if index is not None:
+            self.session.select(int(index))
+
+    # --- export ----------------------------------------------------------------------------
+
+    def current_image(self) -> np.ndarray | None:
+        """The picture Ctrl+C / Ctrl+S take: the visible tiles as one image, else the strip."""
+        tiles = [v for k, v in self.shown.items() if k not in ("strip", "frames")]
+        if tiles and self.preview is not None and not isinstance(self.preview, InterpolationPreview):
+            images = np.stack([t.transpose(2, 0, 1) / 255.0 for t in tiles])
+            return im.tile(images, columns=len(images), size=TILE)
+        return self.shown.get("strip")
+
+    def _save_strip_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save interpolation strip", "interpolation.png", "PNG (*.png)")
+        if path:
+            im.save_png(self.shown["strip"], path)
+
+    def _save_strip_gif(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save interpolation", "interpolation.gif", "GIF (*.gif)")
+        if path and isinstance(self.preview, InterpolationPreview):
+            im.save_gif(self.preview.frames, path)
+        elif path and "frames" in self.shown:
+            im.save_gif(self.shown["frames"].transpose(0, 3, 1, 2) / 255.0, path)
+
+
+def _vector(v: np.ndarray, limit: int = 8) -> str:
+    v = np.asarray(v, float)
+    text = ", ".join(f"{x:+.2f}" for x in v[:limit])
+    return f"({text}{', …' if len(v) > limit else ''})"

@@ -1,0 +1,319 @@
+"""The latent scatter: every item at its μ, coloured by the session, with its own picking.
+
+Picking is a numpy nearest-point search on the projected coordinates, in screen pixels,
+so the renderer (ScatterPlotItems here) can change without touching the gestures:
+click a point → select it; click empty space → decode there; press on a point and
+drag → interpolate (coalesced: at most one decode per event-loop pass); drag from
+empty space → pan, as usual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QCursor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentexplorer.gui.session import Session
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+MARKER_SIZE = 7
+PICK_RADIUS_PX = 6.0
+
+
+class ExplorerViewBox(pg.ViewBox):
+    """A ViewBox that hands left clicks and drags starting on a point to the scatter view."""
+
+    def __init__(self, view: LatentScatter) -> None:
+        super().__init__()
+        self._view = view
+        self._dragging_point = False
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._view.clicked(self.mapToView(ev.pos()))
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        if ev.isStart():
+            start = self._view.pick(self.mapToView(ev.buttonDownPos()))
+            self._dragging_point = start >= 0
+            if self._dragging_point:
+                self._view.drag_started(start)
+        if not self._dragging_point:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        self._view.drag_moved(self.mapToView(ev.pos()), finished=ev.isFinish())
+        if ev.isFinish():
+            self._dragging_point = False
+
+
+class LatentScatter(QWidget):
+    """The scatter plot of μ with its legend; objectName `latentScatter`."""
+
+    hovered = Signal(int)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("latentScatter")
+        self.session = session
+        self.view_box = ExplorerViewBox(self)
+        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
+        self.plot.setObjectName("latentPlot")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setMouseTracking(True)
+        self.points = pg.ScatterPlotItem(size=MARKER_SIZE, pen=None, pxMode=True)
+        self.plot.addItem(self.points)
+        self.ellipse_items: list[pg.PlotCurveItem] = []
+        self.highlight = pg.ScatterPlotItem(
+            size=16, pen=pg.mkPen("k", width=2.5), brush=None, symbol="o", pxMode=True
+        )
+        self.marker = pg.ScatterPlotItem(
+            size=18, pen=pg.mkPen((20, 20, 20), width=2.5), brush=pg.mkBrush(255, 255, 255, 160),
+            symbol="+", pxMode=True,
+        )
+        self.path_line = pg.PlotCurveItem(pen=pg.mkPen((30, 30, 30), width=2.5, style=Qt.PenStyle.DashLine))
+        self.path_frames = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k"), brush=pg.mkBrush("w"))
+        self.prior_samples = pg.ScatterPlotItem(
+            size=13, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush(255, 255, 255, 220)
+        )
+        for item in (self.highlight, self.path_line, self.path_frames, self.prior_samples, self.marker):
+            item.setZValue(10)
+            self.plot.addItem(item)
+        self.legend = QListWidget()
+        self.legend.setObjectName("scatterLegend")
+        self.legend.setMaximumWidth(190)
+        self.legend.setToolTip("Click an entry to hide or show its points")
+        self.legend.itemClicked.connect(self._legend_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        left = QVBoxLayout()
+        left.addWidget(self.plot)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.legend)
+        self._pending: tuple[QPointF, bool] | None = None
+        self._coalesce = QTimer(self, singleShot=True, interval=0)
+        self._coalesce.timeout.connect(self._flush_drag)
+        self._hover_pos: QPointF | None = None
+        self._hover_timer = QTimer(self, singleShot=True, interval=0)
+        self._hover_timer.timeout.connect(self._flush_hover)
+        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self._brush_cache: dict[int, QBrush] = {}
+        self.decodes = 0  # drag decodes actually run (coalescing makes it ≤ mouse moves)
+        session.projectionChanged.connect(self._redraw_all)
+        session.coloursChanged.connect(self._recolour)
+        session.mixtureChanged.connect(self._draw_ellipses)
+        session.selectionChanged.connect(self._show_selection)
+        session.latentChanged.connect(self._show_marker)
+        session.pathChanged.connect(self._show_path)
+        session.samplesChanged.connect(self._show_samples)
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def _redraw_all(self) -> None:
+        s = self.session
+        self._set_points()
+        x_label, y_label = s.projection.labels
+        self.plot.setLabel("bottom", x_label)
+        self.plot.setLabel("left", y_label)
+        self.view_box.autoRange(padding=0.05)
+        self._draw_ellipses()
+        self._show_selection(s.selected)
+        self._show_marker(s.z)
+
+    def _brushes(self) -> list[QBrush]:
+        """One QBrush per point, shared between points of the same colour (cheap to build)."""
+        colours = self.session.colours
+        if len(colours) == 0:
+            return []
+        packed = colours.astype(np.uint32)
+        keys = (packed[:, 0] << 24) | (packed[:, 1] << 16) | (packed[:, 2] << 8) | packed[:, 3]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        table = np.empty(len(unique), dtype=object)
+        for i, key in enumerate(unique.tolist()):
+            brush = self._brush_cache.get(key)
+            if brush is None:
+                brush = QBrush(QColor((key >> 24) & 255, (key >> 16) & 255, (key >> 8) & 255, key & 255))
+                self._brush_cache[key] = brush
+            table[i] = brush
+        return list(table[inverse.ravel()])
+
+    def _set_points(self) -> None:
+        """All visible points at their projected μ, in the session's colours (grey until the
+        colours of these codes exist)."""
+        s = self.session
+        if len(s.colours) != len(s.xy):
+            self.points.setData(x=s.xy[:, 0], y=s.xy[:, 1], brush=pg.mkBrush(150, 150, 150), size=MARKER_SIZE)
+            return
+        visible = s.visible()
+        brushes = self._brushes()
+        if not visible.all():
+            brushes = list(np.array(brushes, dtype=object)[visible])
+        self.points.setData(x=s.xy[visible, 0], y=s.xy[visible, 1], brush=brushes, size=MARKER_SIZE)
+
+    def _recolour(self) -> None:
+        self._set_points()
+        self._fill_legend()
+        self._draw_ellipses()
+
+    def _draw_ellipses(self) -> None:
+        for item in self.ellipse_items:
+            self.plot.removeItem(item)
+        self.ellipse_items = []
+        s = self.session
+        if not s.state.show_ellipses or s.state.colour_mode not in ("gmm-soft", "gmm-hard"):
+            return
+        for rgb, one, two in s.ellipses():
+            colour = QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]))
+            darker = colour.darker(140)
+            for polygon, style in ((one, Qt.PenStyle.SolidLine), (two, Qt.PenStyle.DashLine)):
+                item = pg.PlotCurveItem(polygon[:, 0], polygon[:, 1], pen=pg.mkPen(darker, width=2, style=style))
+                item.setZValue(5)
+                self.plot.addItem(item)
+                self.ellipse_items.append(item)
+
+    def _fill_legend(self) -> None:
+        self.legend.clear()
+        entries = self.session.legend()
+        self.legend.setVisible(bool(entries))
+        for key, name, rgb in entries:
+            swatch = QPixmap(14, 14)
+            swatch.fill(QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
+            item = QListWidgetItem(QIcon(swatch), name)
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            item.setCheckState(
+                Qt.CheckState.Unchecked if key in self.session.state.hidden else Qt.CheckState.Checked
+            )
+            self.legend.addItem(item)
+
+    def _legend_clicked(self, item: QListWidgetItem) -> None:
+        self.session.toggle_group(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _show_selection(self, index: int) -> None:
+        if index < 0 or index >= len(self.session.xy):
+            self.highlight.setData([], [])
+        else:
+            x, y = self.session.xy[index]
+            self.highlight.setData([x], [y])
+
+    def _show_marker(self, z) -> None:
+        if z is None or self.session.projection is None:
+            self.marker.setData([], [])
+            return
+        x, y = self.session.projection.transform(np.asarray(z, float))
+        self.marker.setData([x], [y])
+
+    def _show_path(self, xy) -> None:
+        if xy is None:
+            self.path_line.setData([], [])
+            self.path_frames.setData([], [])
+            return
+        self.path_line.setData(xy[:, 0], xy[:, 1])
+        self.path_frames.setData(xy[:, 0], xy[:, 1])
+
+    def _show_samples(self, xy) -> None:
+        if xy is None:
+            self.prior_samples.setData([], [])
+        else:
+            self.prior_samples.setData(xy[:, 0], xy[:, 1])
+
+    # --- picking and gestures --------------------------------------------------------------
+
+    def pick(self, pos: QPointF, radius_px: float = PICK_RADIUS_PX) -> int:
+        """Index of the visible item nearest to a view position if within `radius_px` on screen."""
+        xy = self.session.xy
+        if len(xy) == 0:
+            return -1
+        px, py = self.view_box.viewPixelSize()
+        dx = (xy[:, 0] - pos.x()) / max(px, 1e-300)
+        dy = (xy[:, 1] - pos.y()) / max(py, 1e-300)
+        d2 = dx * dx + dy * dy
+        visible = self.session.visible()
+        if not visible.all():
+            d2 = np.where(visible, d2, np.inf)
+        index = int(np.argmin(d2))
+        return index if d2[index] <= radius_px * radius_px else -1
+
+    def clicked(self, pos: QPointF) -> None:
+        index = self.pick(pos)
+        if index >= 0:
+            self.session.select(index)
+        else:
+            self.session.decode_location(np.array([pos.x(), pos.y()]))
+
+    def drag_started(self, index: int) -> None:
+        self.session.select(index)
+        self.session.begin_interpolation(index)
+
+    def drag_moved(self, pos: QPointF, finished: bool) -> None:
+        """Keep only the latest position; decode once per event-loop pass (or now, on release)."""
+        self._pending = (QPointF(pos), finished)
+        if finished:
+            self._coalesce.stop()
+            self._flush_drag()
+        elif not self._coalesce.isActive():
+            self._coalesce.start()
+
+    def _flush_drag(self) -> None:
+        if self._pending is None:
+            return
+        pos, finished = self._pending
+        self._pending = None
+        target = self.pick(pos)
+        self.decodes += 1
+        if target >= 0:
+            self.session.interpolate_to(target, done=finished)
+        else:
+            self.session.interpolate_to(np.array([pos.x(), pos.y()]), done=finished)
+
+    def _mouse_moved(self, scene_pos) -> None:
+        self._hover_pos = self.view_box.mapSceneToView(scene_pos)
+        if not self._hover_timer.isActive():
+            self._hover_timer.start()
+
+    def _flush_hover(self) -> None:
+        if self._hover_pos is None or not self.session.has_run:
+            return
+        index = self.pick(self._hover_pos)
+        self.hovered.emit(index)
+        if index < 0:
+            QToolTip.hideText()
+            return
+        QToolTip.showText(QCursor.pos(), self.tooltip_text(index), self.plot)
+
+    def tooltip_text(self, index: int) -> str:
+        s = self.session
+        lines = [f"item {index}"]
+        label = s.label_of(index)
+        if label:
+            lines.append(f"label {label}")
+        resp = s.responsibilities_of(index)
+        if resp is not None:
+            top = np.argsort(resp)[::-1][:4]
+            lines.append(
+                "responsibilities: "
+                + ", ".join(f"c{i + 1} {resp[i]:.0%}" for i in top if resp[i] >= 0.005)
+            )
+        return "\n".join(lines)
+
+    # --- coordinates, for tests and exports ------------------------------------------------
+
+    def widget_pos_of(self, x: float, y: float) -> QPointF:
+        """Where the data point (x, y) is in the plot's viewport (widget pixels)."""
+        scene = self.view_box.mapViewToScene(QPointF(x, y))
+        return QPointF(self.plot.mapFromScene(scene))

@@ -1,0 +1,619 @@
+"""The one object the views share: the open run, its data and codes, the projection,
+the mixture, the selection and what the preview shows. Views listen to its signals and
+call its methods; they never talk to each other."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal, Slot
+
+from latentexplorer.analysis import mixture as mix
+from latentexplorer.analysis.evaluation import encode_all
+from latentexplorer.analysis.paths import lerp, slerp
+from latentexplorer.analysis.projection import Projection, make_projection
+from latentexplorer.checkpoint import Run, load_run
+from latentexplorer.config import DataConfig
+from latentexplorer.data import ImageSet, load_dataset
+from latentexplorer.errors import DataError, UserError
+from latentexplorer.logs import get_logger
+
+COLOUR_MODES = {
+    "gmm-soft": "GMM responsibilities (soft)",
+    "gmm-hard": "GMM assignment (hard)",
+    "kmeans": "k-means",
+    "labels": "True labels",
+    "uncertainty": "Posterior uncertainty (mean σ)",
+}
+"""Colour modes; `factor:<name>` adds one per ground-truth factor of the data."""
+
+SYNC_FIT_LIMIT = 20_000
+"""Mixtures of up to this many codes are fitted at once; larger ones in a worker thread."""
+
+POSTERIOR_SAMPLES = 4
+NEIGHBOURS = 6
+
+
+@dataclass(frozen=True)
+class PointPreview:
+    """A data item: original, reconstruction decode(μ), decodes of z ~ q(z|x)."""
+
+    index: int
+    original: np.ndarray
+    reconstruction: np.ndarray
+    samples: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    label: str
+    responsibilities: np.ndarray | None
+    neighbours: np.ndarray
+    neighbour_images: np.ndarray
+
+
+@dataclass(frozen=True)
+class LocationPreview:
+    """An arbitrary latent location, decoded, with the data item nearest to it."""
+
+    z: np.ndarray
+    image: np.ndarray
+    nearest: int
+    nearest_image: np.ndarray
+    distance: float
+    source: str = "click"  # "click" | "slider"
+    original: np.ndarray | None = None  # the selected item's image, when perturbing it
+
+
+@dataclass(frozen=True)
+class InterpolationPreview:
+    start: int
+    end: int | None
+    zs: np.ndarray
+    frames: np.ndarray
+    method: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class SamplesPreview:
+    zs: np.ndarray
+    images: np.ndarray
+    title: str
+
+
+@dataclass(frozen=True)
+class DimensionStats:
+    order: np.ndarray
+    kl: np.ndarray | None
+    variance: np.ndarray
+    active: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+@dataclass
+class ExplorerState:
+    """What the user chose, kept across runs where it still applies."""
+
+    projection: str = "dims"
+    dims: tuple[int, int] = (0, 1)
+    colour_mode: str = "gmm-soft"
+    k: int = 10
+    auto_k: bool = False
+    frames: int = 10
+    path_method: str = "lerp"
+    show_ellipses: bool = True
+    hidden: set[int] = field(default_factory=set)
+
+
+class Session(QObject):
+    runChanged = Signal()
+    projectionChanged = Signal()
+    coloursChanged = Signal()
+    mixtureChanged = Signal()
+    selectionChanged = Signal(int)
+    latentChanged = Signal(object)  # the z the sliders and the scatter marker show (or None)
+    previewChanged = Signal(object)
+    pathChanged = Signal(object)  # N×2 projected path, or None
+    samplesChanged = Signal(object)  # N×2 projected prior samples, or None
+    busyChanged = Signal(bool, str)
+    errorOccurred = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.log = get_logger("session")
+        self.run: Run | None = None
+        self.model = None
+        self.images: ImageSet | None = None
+        self.mu = np.zeros((0, 2), np.float32)
+        self.logvar = np.zeros((0, 2), np.float32)
+        self.state = ExplorerState()
+        self.projection: Projection | None = None
+        self.xy = np.zeros((0, 2))
+        self.mixture: mix.MixtureFit | None = None
+        self.kmeans: mix.MixtureFit | None = None
+        self.colour_index = np.arange(0)
+        self.colours = np.zeros((0, 4), np.uint8)
+        self.bic: dict[int, float] = {}
+        self.selected = -1
+        self.z: np.ndarray | None = None
+        self._interp_start = -1
+        self._worker = None
+        self._generation = 0
+
+    # --- opening -------------------------------------------------------------------------
+
+    @property
+    def latent_dim(self) -> int:
+        return self.mu.shape[1]
+
+    @property
+    def has_run(self) -> bool:
+        return self.run is not None and self.images is not None
+
+    def open_run(self, folder: str | Path, images: ImageSet | None = None) -> bool:
+        """Open a run folder with its data. On failure, say why and keep what was open."""
+        try:
+            run = load_run(folder)
+            images = images if images is not None else load_dataset(run.config.data)
+            self._check_shape(run, images)
+        except UserError as exc:
+            return self._fail(str(exc))
+        except Exception as exc:  # unexpected: still never lose the open run
+            self.log.exception("opening %s failed", folder)
+            return self._fail(f"could not open {folder}: {exc}")
+        self._install(run, images)
+        return True
+
+    def open_dataset(self, config: DataConfig | ImageSet) -> bool:
+        """Encode another dataset with the current model (its image shape must match)."""
+        if self.run is None:
+            return self._fail("open a run first: a dataset is encoded with the current model")
+        try:
+            images = config if isinstance(config, ImageSet) else load_dataset(config)
+            self._check_shape(self.run, images)
+        except UserError as exc:
+            return self._fail(str(exc))
+        self._install(self.run, images)
+        return True
+
+    def use_model(self, run: Run, images: ImageSet | None = None) -> None:
+        """Show an in-memory run (e.g. the model in training) on the given or current data."""
+        self._install(run, images if images is not None else self.images)
+
+    def _check_shape(self, run: Run, images: ImageSet) -> None:
+        if images.image_shape != run.config.model.image_shape:
+            raise DataError(
+                f"{images.name} has images of shape {images.image_shape}, but the model "
+                f"{run.name} expects {run.config.model.image_shape}"
+            )
+
+    def _fail(self, message: str) -> bool:
+        self.log.error(message)
+        self.errorOccurred.emit(message)
+        return False
+
+    def _install(self, run: Run, images: ImageSet) -> None:
+        model = copy.deepcopy(run.model).cpu().eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.run, self.model, self.images = run, model, images
+        self.mu, self.logvar = encode_all(model, images)
+        self.selected, self.z, self._interp_start = -1, None, -1
+        self.mixture = self.kmeans = None
+        self._generation += 1
+        self.state.hidden = set()
+        dims = self.state.dims
+        if max(dims) >= self.latent_dim:
+            self.state.dims = (0, min(1, self.latent_dim - 1))
+        if self.latent_dim <= 2 and self.state.projection != "dims":
+            self.state.projection = "dims"
+        self._project()
+        self.runChanged.emit()
+        self.projectionChanged.emit()
+        self.selectionChanged.emit(-1)
+        self.latentChanged.emit(None)
+        self.pathChanged.emit(None)
+        self.samplesChanged.emit(None)
+        self.refit()
+
+    # --- projection ------------------------------------------------------------------------
+
+    def set_projection(self, kind: str, dims: tuple[int, int] | None = None) -> None:
+        self.state.projection = kind
+        if dims is not None:
+            self.state.dims = dims
+        if not self.has_run:
+            return
+        try:
+            self._project()
+        except ValueError as exc:
+            self._fail(str(exc))
+            return
+        self.projectionChanged.emit()
+        self.pathChanged.emit(None)
+        self.samplesChanged.emit(None)
+        if self.z is not None:
+            self.latentChanged.emit(self.z)
+
+    def _project(self) -> None:
+        dims = self.state.dims if self.latent_dim > 1 else (0, 0)
+        self.projection = make_projection(self.state.projection, self.mu, dims)
+        self.xy = self.projection.transform(self.mu)
+
+    def to_latent(self, xy: np.ndarray) -> np.ndarray:
+        """A 2-D location of the view → a full latent vector; the coordinates the view does
+        not show come from the selected item's μ, or the data mean with no selection."""
+        base = self.mu[self.selected] if self.selected >= 0 else None
+        return self.projection.inverse(np.asarray(xy, float), base)
+
+    # --- mixture and colours ---------------------------------------------------------------
+
+    def set_colour_mode(self, mode: str) -> None:
+        self.state.colour_mode = mode
+        self.state.hidden = set()
+        self._recolour()
+
+    def set_k(self, k: int | None) -> None:
+        """K components, or None for the K with the lowest BIC."""
+        self.state.auto_k = k is None
+        if k is not None:
+            self.state.k = int(k)
+        self.refit()
+
+    def refit(self) -> None:
+        """Fit the GMM (EM) and k-means in the full latent space of μ."""
+        if not self.has_run:
+            return
+        codes = self.mu.astype(np.float64)
+        if len(codes) > SYNC_FIT_LIMIT:
+            from latentexplorer.gui.workers import start_mixture_fit
+
+            self.busyChanged.emit(True, f"fitting a mixture to {len(codes):,} codes…")
+            self._generation += 1
+            self._worker = start_mixture_fit(
+                self, codes, self.state.k, self.state.auto_k, self._generation
+            )
+            return
+        self._apply_fit(*fit_mixtures(codes, self.state.k, self.state.auto_k))
+
+    @Slot(object)
+    def _on_fit_done(self, result) -> None:
+        *fit, generation = result
+        if generation != self._generation:
+            return  # a fit for codes that are no longer shown
+        self._worker = None
+        self.busyChanged.emit(False, "")
+        self._apply_fit(*fit)
+
+    @Slot(str)
+    def _on_fit_failed(self, message: str) -> None:
+        self._worker = None
+        self.busyChanged.emit(False, "")
+        self._fail(f"fitting the mixture failed: {message}")
+
+    def shutdown(self) -> None:
+        """Wait for background work (window closing, test teardown)."""
+        if self._worker is not None:
+            self._worker.wait()
+            self._worker = None
+
+    def _apply_fit(self, gmm: mix.MixtureFit, kmeans: mix.MixtureFit, bic: dict[int, float]) -> None:
+        previous = self.mixture
+        if previous is not None and previous.means.shape[1] == gmm.means.shape[1]:
+            self.colour_index = mix.stable_colour_indices(previous.means, self.colour_index, gmm.means)
+        else:
+            self.colour_index = np.arange(gmm.k)
+        self.mixture, self.kmeans, self.bic = gmm, kmeans, bic or self.bic
+        self.state.k = gmm.k
+        self.mixtureChanged.emit()
+        self._recolour()
+
+    def component_colours(self) -> np.ndarray:
+        return mix.palette(int(self.colour_index.max()) + 1 if len(self.colour_index) else 1)[
+            self.colour_index
+        ]
+
+    def legend(self) -> list[tuple[int, str, np.ndarray]]:
+        """(key, name, RGB) of what the current colour mode distinguishes."""
+        mode = self.state.colour_mode
+        if mode in ("gmm-soft", "gmm-hard") and self.mixture is not None:
+            colours = self.component_colours()
+            return [(i, f"component {i + 1} ({w:.0%})", colours[i]) for i, w in enumerate(self.mixture.weights)]
+        if mode == "kmeans" and self.kmeans is not None:
+            colours = mix.palette(self.kmeans.k)
+            return [(i, f"cluster {i + 1}", colours[i]) for i in range(self.kmeans.k)]
+        if mode == "labels" and self.images is not None and self.images.labels is not None:
+            classes = self._class_names()
+            colours = mix.palette(len(classes))
+            return [(i, name, colours[i]) for i, name in enumerate(classes)]
+        return []
+
+    def _class_names(self) -> list[str]:
+        labels = self.images.labels
+        count = max(len(self.images.class_names), int(labels.max()) + 1 if len(labels) else 0)
+        return [self.images.class_names[i] if i < len(self.images.class_names) else str(i) for i in range(count)]
+
+    def group_of_points(self) -> np.ndarray | None:
+        """The legend key of each point (for hiding), or None when the mode has no groups."""
+        mode = self.state.colour_mode
+        if mode in ("gmm-soft", "gmm-hard") and self.mixture is not None:
+            return self.mixture.labels
+        if mode == "kmeans" and self.kmeans is not None:
+            return self.kmeans.labels
+        if mode == "labels" and self.images.labels is not None:
+            return self.images.labels
+        return None
+
+    def toggle_group(self, key: int) -> None:
+        """Hide or show the points of one legend entry."""
+        self.state.hidden ^= {key}
+        self.coloursChanged.emit()
+
+    def visible(self) -> np.ndarray:
+        groups = self.group_of_points()
+        if groups is None or not self.state.hidden:
+            return np.ones(len(self.mu), bool)
+        return ~np.isin(groups, list(self.state.hidden))
+
+    def _recolour(self) -> None:
+        if not self.has_run:
+            return
+        mode = self.state.colour_mode
+        if mode == "gmm-soft" and self.mixture is not None:
+            self.colours = mix.blend_colours(self.mixture.responsibilities, self.component_colours())
+        elif mode == "gmm-hard" and self.mixture is not None:
+            self.colours = mix.hard_colours(self.mixture.labels, self.component_colours())
+        elif mode == "kmeans" and self.kmeans is not None:
+            self.colours = mix.hard_colours(self.kmeans.labels, mix.palette(self.kmeans.k))
+        elif mode == "labels" and self.images.labels is not None:
+            self.colours = mix.hard_colours(self.images.labels, mix.palette(len(self._class_names())))
+        elif mode == "uncertainty":
+            sigma = np.exp(0.5 * self.logvar.astype(np.float64)).mean(axis=1)
+            self.colours = mix.scalar_colours(sigma)
+        elif mode.startswith("factor:") and self.images.factors is not None:
+            factors = self.images.factors
+            column = factors.names.index(mode.split(":", 1)[1])
+            self.colours = mix.scalar_colours(factors.indices[:, column].astype(float))
+        else:
+            self.colours = np.full((len(self.mu), 4), (90, 90, 90, 255), np.uint8)
+        self.coloursChanged.emit()
+
+    def colour_modes(self) -> dict[str, str]:
+        modes = dict(COLOUR_MODES)
+        if self.images is None or self.images.labels is None:
+            modes.pop("labels")
+        if self.run is not None and not self.run.config.model.is_variational:
+            modes.pop("uncertainty")
+        if self.images is not None and self.images.factors is not None:
+            for name in self.images.factors.names:
+                modes[f"factor:{name}"] = f"Factor: {name}"
+        return modes
+
+    def ellipses(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(RGB, 1σ polygon, 2σ polygon) per GMM component in the current projection."""
+        if self.mixture is None or self.projection is None or self.mixture.kind != "gmm":
+            return []
+        centres = self.projection.transform(self.mixture.means)
+        covs = self.projection.project_covariance(self.mixture.covariances)
+        colours = self.component_colours()
+        return [
+            (colours[i], mix.ellipse(centres[i], covs[i], 1.0), mix.ellipse(centres[i], covs[i], 2.0))
+            for i in range(self.mixture.k)
+            if i not in self.state.hidden
+        ]
+
+    # --- decoding --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Images in [0, 1] (M×C×H×W float32) for latent vectors M×D, from the eval copy."""
+        z = torch.as_tensor(np.atleast_2d(z), dtype=torch.float32)
+        return self.model.mean(z).numpy()
+
+    def original(self, index: int) -> np.ndarray:
+        return self.images.float_batch(np.array([index])).numpy()[0]
+
+    def nearest(self, z: np.ndarray, k: int = 1, exclude: int = -1) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and Euclidean distances of the k items whose μ is nearest to z."""
+        d = np.sqrt(((self.mu - np.asarray(z, np.float32)) ** 2).sum(axis=1))
+        if 0 <= exclude < len(d):
+            d[exclude] = np.inf
+        k = min(k, len(d))
+        order = np.argpartition(d, k - 1)[:k] if k < len(d) else np.arange(len(d))
+        order = order[np.argsort(d[order])]
+        return order, d[order]
+
+    def label_of(self, index: int) -> str:
+        if self.images.labels is None:
+            return ""
+        label = int(self.images.labels[index])
+        names = self.images.class_names
+        return names[label] if label < len(names) else str(label)
+
+    def responsibilities_of(self, index: int) -> np.ndarray | None:
+        return None if self.mixture is None else self.mixture.responsibilities[index]
+
+    # --- gestures --------------------------------------------------------------------------
+
+    def select(self, index: int) -> None:
+        """Select an item: the preview shows it, its reconstruction and posterior samples."""
+        if not self.has_run:
+            return
+        if index < 0:
+            self.clear_selection()
+            return
+        self.selected = int(index)
+        mu, logvar = self.mu[index], self.logvar[index]
+        sigma = np.exp(0.5 * logvar.astype(np.float64))
+        rng = np.random.default_rng(index)
+        finite_sigma = np.where(np.isfinite(sigma), sigma, 0.0)
+        samples_z = mu + finite_sigma * rng.standard_normal((POSTERIOR_SAMPLES, len(mu)))
+        decoded = self.decode(np.vstack([mu[None], samples_z]))
+        neighbours, _ = self.nearest(mu, NEIGHBOURS, exclude=index)
+        preview = PointPreview(
+            index=self.selected, original=self.original(index), reconstruction=decoded[0],
+            samples=decoded[1:], mu=mu.copy(), sigma=finite_sigma, label=self.label_of(index),
+            responsibilities=self.responsibilities_of(index), neighbours=neighbours,
+            neighbour_images=self.images.float_batch(neighbours).numpy(),
+        )
+        self.z = mu.astype(np.float64).copy()
+        self.selectionChanged.emit(self.selected)
+        self.latentChanged.emit(self.z)
+        self.previewChanged.emit(preview)
+
+    def clear_selection(self) -> None:
+        self.selected, self.z = -1, None
+        self.selectionChanged.emit(-1)
+        self.latentChanged.emit(None)
+        self.pathChanged.emit(None)
+        self.samplesChanged.emit(None)
+        self.previewChanged.emit(None)
+
+    def decode_location(self, xy: np.ndarray) -> None:
+        """Decode an empty spot of the view, with the nearest data item beside it."""
+        if not self.has_run:
+            return
+        self.show_latent(self.to_latent(xy), source="click")
+
+    def show_latent(self, z: np.ndarray, source: str = "slider") -> None:
+        """Decode z (a slider move or a click) and mark it on the scatter."""
+        z = np.asarray(z, np.float64)
+        self.z = z.copy()
+        (near,), (dist,) = self.nearest(z)
+        original = self.original(self.selected) if source == "slider" and self.selected >= 0 else None
+        self.latentChanged.emit(self.z)
+        self.previewChanged.emit(
+            LocationPreview(
+                z=self.z, image=self.decode(z)[0], nearest=int(near),
+                nearest_image=self.original(int(near)), distance=float(dist), source=source,
+                original=original,
+            )
+        )
+
+    def path(self, z_start: np.ndarray, z_end: np.ndarray) -> np.ndarray:
+        n = max(2, int(self.state.frames))
+        return slerp(z_start, z_end, n) if self.state.path_method == "slerp" else lerp(z_start, z_end, n)
+
+    def begin_interpolation(self, start: int) -> None:
+        self._interp_start = int(start)
+
+    def interpolate_to(self, target: int | np.ndarray, done: bool = False) -> None:
+        """Frames from the start item's μ to an item (exactly its μ) or a 2-D location."""
+        if self._interp_start < 0 or not self.has_run:
+            return
+        start = self._interp_start
+        z_a = self.mu[start].astype(np.float64)
+        if isinstance(target, (int, np.integer)):
+            end, z_b = int(target), self.mu[int(target)].astype(np.float64)
+        else:
+            end, z_b = None, self.projection.inverse(np.asarray(target, float), z_a)
+        zs = self.path(z_a, z_b)
+        frames = self.decode(zs)
+        self.pathChanged.emit(self.projection.transform(zs))
+        self.previewChanged.emit(
+            InterpolationPreview(start, end, zs, frames, self.state.path_method, done)
+        )
+        if done:
+            self._interp_start = -1
+
+    def set_frames(self, frames: int) -> None:
+        self.state.frames = max(2, int(frames))
+
+    def set_path_method(self, method: str) -> None:
+        self.state.path_method = method
+
+    def sample_prior(self, n: int = 16, seed: int | None = None) -> None:
+        """Decode z ~ N(0, I) and mark the samples on the scatter."""
+        if not self.has_run:
+            return
+        rng = np.random.default_rng(seed)
+        zs = rng.standard_normal((n, self.latent_dim))
+        self.samplesChanged.emit(self.projection.transform(zs))
+        self.previewChanged.emit(SamplesPreview(zs, self.decode(zs), "Samples from the prior N(0, I)"))
+
+    def dimension_stats(self) -> DimensionStats:
+        """Per latent dimension: average KL (VAEs), variance of μ over the data, activity
+        (Burda et al.: Var(μ_j) > 0.01) and the slider range (±3 prior σ, or ±3 code σ)."""
+        mu = self.mu.astype(np.float64)
+        var = mu.var(axis=0)
+        centre = mu.mean(axis=0)
+        variational = self.run.config.model.is_variational
+        if variational:
+            lv = self.logvar.astype(np.float64)
+            kl = (0.5 * (mu**2 + np.exp(lv) - 1.0 - lv)).mean(axis=0)
+            order = np.argsort(-kl, kind="stable")
+            low, high = np.full_like(var, -3.0), np.full_like(var, 3.0)
+        else:
+            kl = None
+            order = np.argsort(-var, kind="stable")
+            spread = 3.0 * np.sqrt(np.maximum(var, 1e-12))
+            low, high = centre - spread, centre + spread
+        return DimensionStats(order=order, kl=kl, variance=var, active=var > 0.01, low=low, high=high)
+
+    def traversal(self, dims: list[int], steps: int = 9) -> tuple[np.ndarray, np.ndarray]:
+        """The β-VAE figure: each dimension swept over its slider range, the others at the
+        current z. Returns (values per dim: len(dims)×steps, images: len(dims)×steps×C×H×W)."""
+        stats = self.dimension_stats()
+        base = self.z if self.z is not None else self.mu.mean(axis=0).astype(np.float64)
+        values = np.stack([np.linspace(stats.low[d], stats.high[d], steps) for d in dims])
+        zs = np.repeat(base[None, None], steps, axis=1).repeat(len(dims), axis=0).copy()
+        for row, d in enumerate(dims):
+            zs[row, :, d] = values[row]
+        images = self.decode(zs.reshape(-1, self.latent_dim))
+        return values, images.reshape(len(dims), steps, *images.shape[1:])
+
+    def manifold(self, n: int = 15) -> np.ndarray:
+        """The Kingma & Welling figure for 2-D latents: decodes of a grid placed through the
+        inverse Gaussian CDF, so each cell holds equal prior mass. n×n×C×H×W, top row y high."""
+        from scipy.stats import norm
+
+        grid = norm.ppf(np.linspace(0.5 / n, 1 - 0.5 / n, n))
+        zs = np.array([[x, y] for y in grid[::-1] for x in grid])
+        images = self.decode(zs)
+        return images.reshape(n, n, *images.shape[1:])
+
+    # --- export ----------------------------------------------------------------------------
+
+    def codes_table(self) -> dict[str, np.ndarray]:
+        table = {"mu": self.mu, "logvar": self.logvar, "xy": self.xy}
+        if self.images.labels is not None:
+            table["labels"] = self.images.labels
+        if self.mixture is not None:
+            table["responsibilities"] = self.mixture.responsibilities
+        return table
+
+    def describe(self) -> str:
+        if not self.has_run:
+            return "no run open"
+        cfg = self.run.config.model
+        kind = {"ae": "autoencoder", "vae": "VAE", "betavae": f"β-VAE (β = {cfg.beta:g})"}[cfg.kind]
+        if cfg.kind == "vae" and cfg.beta != 1:
+            kind = f"VAE (β = {cfg.beta:g})"
+        projection = " × ".join(p for p in self.projection.labels if p)
+        return (
+            f"{kind}  ·  {self.images.name}, {len(self.images):,} items  ·  {self.latent_dim}-d latent"
+            f"  ·  view: {projection}"
+        )
+
+
+def fit_mixtures_tagged(codes: np.ndarray, k: int, auto_k: bool, generation: int) -> tuple:
+    return (*fit_mixtures(codes, k, auto_k), generation)
+
+
+def fit_mixtures(codes: np.ndarray, k: int, auto_k: bool) -> tuple:
+    """GMM (with K by BIC when asked) and k-means with the same K. Runs in any thread."""
+    bic: dict[int, float] = {}
+    if auto_k:
+        k, bic = mix.choose_k(codes, range(1, min(15, len(codes)) + 1))
+    k = max(1, min(int(k), len(codes)))
+    return mix.fit_gmm(codes, k), mix.fit_kmeans(codes, k), bic
+
+
+__all__ = [
+    "COLOUR_MODES", "InterpolationPreview", "LocationPreview", "PointPreview", "SamplesPreview",
+    "Session", "fit_mixtures",
+]

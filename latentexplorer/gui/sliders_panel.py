@@ -1,0 +1,232 @@
+"""Per-dimension perturbation sliders, ordered by KL (VAEs) or variance, inactive units
+collapsed; moving one decodes live (coalesced, one decode per event-loop pass)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentexplorer.gui import images as im
+from latentexplorer.gui.session import Session
+
+TICKS = 600
+
+
+class DimensionSlider(QWidget):
+    """One latent dimension: name, KL, a slider over [low, high], the current value."""
+
+    def __init__(self, dim: int, low: float, high: float, note: str, active: bool) -> None:
+        super().__init__()
+        self.dim, self.low, self.high = dim, float(low), float(high)
+        self.name = QLabel(f"z{dim}")
+        self.name.setMinimumWidth(34)
+        self.note = QLabel(note)
+        self.note.setMinimumWidth(84)
+        self.note.setStyleSheet("" if active else "color: grey")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, TICKS)
+        self.slider.setObjectName(f"slider_z{dim}")
+        self.slider.setToolTip(f"Move z{dim} from {low:+.2f} to {high:+.2f}; the preview decodes live")
+        self.value = QLabel()
+        self.value.setMinimumWidth(48)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.name, self.note):
+            layout.addWidget(w)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.value)
+
+    def to_value(self, tick: int) -> float:
+        return self.low + (self.high - self.low) * tick / TICKS
+
+    def set_value(self, value: float) -> None:
+        tick = int(round((value - self.low) / max(self.high - self.low, 1e-12) * TICKS))
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(np.clip(tick, 0, TICKS)))
+        self.slider.blockSignals(False)
+        self.value.setText(f"{value:+.2f}")
+
+
+class PerturbationSliders(QWidget):
+    """objectName `perturbationSliders`."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("perturbationSliders")
+        self.session = session
+        self.rows: dict[int, DimensionSlider] = {}
+        self.order: list[int] = []
+        self.z: np.ndarray | None = None
+        self.origin: np.ndarray | None = None
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        self.reset = QPushButton("Reset")
+        self.reset.setToolTip("Back to the selected point's μ")
+        self.reset.clicked.connect(self._reset)
+        self.traverse = QPushButton("Traversal grid…")
+        self.traverse.setToolTip("Sweep every active dimension over its range (the β-VAE figure)")
+        self.traverse.clicked.connect(self.show_traversal)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.header, 1)
+        buttons.addWidget(self.reset)
+        buttons.addWidget(self.traverse)
+        self.active_box = QVBoxLayout()
+        self.inactive_toggle = QToolButton()
+        self.inactive_toggle.setCheckable(True)
+        self.inactive_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.inactive_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.inactive_toggle.setToolTip("Dimensions whose μ barely varies over the data (Var < 0.01)")
+        self.inactive_toggle.toggled.connect(self._toggle_inactive)
+        self.inactive_container = QWidget()
+        self.inactive_box = QVBoxLayout(self.inactive_container)
+        self.inactive_box.setContentsMargins(0, 0, 0, 0)
+        self.inactive_container.hide()
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        inner_layout.addLayout(self.active_box)
+        inner_layout.addWidget(self.inactive_toggle)
+        inner_layout.addWidget(self.inactive_container)
+        inner_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(scroll, 1)
+        self._pending = False
+        self._coalesce = QTimer(self, singleShot=True, interval=0)
+        self._coalesce.timeout.connect(self._flush)
+        session.runChanged.connect(self.rebuild)
+        session.latentChanged.connect(self._follow)
+        session.selectionChanged.connect(self._selection)
+
+    def rebuild(self) -> None:
+        for box in (self.active_box, self.inactive_box):
+            while box.count():
+                widget = box.takeAt(0).widget()
+                if widget is not None:
+                    widget.deleteLater()
+        self.rows = {}
+        s = self.session
+        if not s.has_run:
+            return
+        stats = s.dimension_stats()
+        self.order = [int(d) for d in stats.order]
+        inactive = 0
+        for d in self.order:
+            note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"
+            active = bool(stats.active[d])
+            if not active:
+                note += " (inactive)"
+                inactive += 1
+            row = DimensionSlider(d, stats.low[d], stats.high[d], note, active)
+            row.slider.valueChanged.connect(self._moved)
+            (self.active_box if active else self.inactive_box).addWidget(row)
+            self.rows[d] = row
+        self.inactive_toggle.setText(f"{inactive} inactive dimension(s)")
+        self.inactive_toggle.setVisible(inactive > 0)
+        self.inactive_toggle.setChecked(False)
+        rank = "by average KL to the prior" if stats.kl is not None else "by the variance of the codes"
+        self.header.setText(f"One slider per latent dimension, ordered {rank}. Select a point, then move them.")
+        self._set_all(s.mu.mean(axis=0).astype(np.float64))
+        self.origin = None
+        self._enable(False)
+
+    def _toggle_inactive(self, shown: bool) -> None:
+        self.inactive_container.setVisible(shown)
+        self.inactive_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _enable(self, enabled: bool) -> None:
+        for row in self.rows.values():
+            row.slider.setEnabled(enabled)
+        self.reset.setEnabled(enabled)
+
+    def _set_all(self, z: np.ndarray) -> None:
+        self.z = np.asarray(z, np.float64).copy()
+        for d, row in self.rows.items():
+            row.set_value(self.z[d])
+
+    def _selection(self, index: int) -> None:
+        if index >= 0:
+            self.origin = self.session.mu[index].astype(np.float64)
+            self._set_all(self.origin)
+            self._enable(True)
+
+    def _follow(self, z) -> None:
+        """Another gesture moved z (a click or a selection): follow it without decoding."""
+        if z is None:
+            return
+        self._set_all(z)
+        self._enable(True)
+
+    def _moved(self, tick: int) -> None:
+        row = self.sender().parent()
+        if self.z is None or not isinstance(row, DimensionSlider):
+            return
+        self.z[row.dim] = row.to_value(tick)
+        row.value.setText(f"{self.z[row.dim]:+.2f}")
+        if not self._coalesce.isActive():
+            self._coalesce.start()
+
+    def _flush(self) -> None:
+        if self.z is not None and self.session.has_run:
+            self.session.show_latent(self.z.copy(), source="slider")
+
+    def _reset(self) -> None:
+        if self.origin is not None:
+            self._set_all(self.origin)
+            self.session.show_latent(self.origin.copy(), source="slider")
+
+    def show_traversal(self) -> None:
+        """A dialog with the traversal grid of the active dimensions, exportable as PNG."""
+        s = self.session
+        if not s.has_run:
+            return
+        stats = s.dimension_stats()
+        dims = [d for d in self.order if stats.active[d]] or self.order[:1]
+        values, images = s.traversal(dims, steps=9)
+        grid = im.tile(images.reshape(-1, *images.shape[2:]), columns=images.shape[1], size=48)
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Latent traversal")
+        layout = QGridLayout(dialog)
+        picture = QLabel()
+        picture.setPixmap(im.rgb_to_pixmap(grid))
+        labels = QVBoxLayout()
+        for d in dims:
+            note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"
+            label = QLabel(f"z{d}\n{note}")
+            label.setFixedHeight(grid.shape[0] // len(dims))
+            labels.addWidget(label)
+        layout.addLayout(labels, 0, 0)
+        layout.addWidget(picture, 0, 1)
+        caption = QLabel(
+            f"Each row sweeps one dimension from {values[0, 0]:+.1f} to {values[0, -1]:+.1f}; the "
+            "others stay at the current z. A disentangled model changes one factor per row."
+        )
+        caption.setWordWrap(True)
+        layout.addWidget(caption, 1, 0, 1, 2)
+        save = QPushButton("Save as PNG…")
+        save.clicked.connect(lambda: self._save(grid, dialog))
+        layout.addWidget(save, 2, 1, Qt.AlignmentFlag.AlignRight)
+        dialog.grid = grid
+        dialog.setObjectName("traversalDialog")
+        dialog.show()
+        self.traversal_dialog = dialog
+
+    def _save(self, grid: np.ndarray, parent: QWidget) -> None:
+        path, _ = QFileDialog.getSaveFileName(parent, "Save traversal", "traversal.png", "PNG (*.png)")
+        if path:
+            im.save_png(grid, path)
