@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -55,6 +56,7 @@ class ExplorerControls(QWidget):
         self.dim_x.setToolTip("Latent dimension on the horizontal axis")
         self.dim_y.setToolTip("Latent dimension on the vertical axis")
         self.colour = QComboBox()
+        self.colour.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.colour.setToolTip("Soft: each point blends its components' colours by responsibility "
                                "(EM's E-step); hard: the most responsible component only")
         self.k = QSpinBox(minimum=1, maximum=30, prefix="K = ")
@@ -165,13 +167,16 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.controls)
         left_layout.addWidget(self.scatter, 1)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.preview)
+        preview_scroll = QScrollArea()  # a wide strip scrolls instead of growing the window
+        preview_scroll.setWidgetResizable(True)
+        preview_scroll.setWidget(self.preview)
+        right.addWidget(preview_scroll)
         right.addWidget(self.sliders)
-        right.setSizes([520, 300])
+        right.setSizes([620, 260])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setSizes([900, 560])
+        splitter.setSizes([820, 660])
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(splitter, "Explorer")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -28,7 +29,7 @@ from latentexplorer.gui.session import (
     Session,
 )
 
-TILE = 112
+TILE = 80
 
 
 class ImageTile(QWidget):
@@ -69,7 +70,7 @@ class DecoderPreview(QWidget):
         self.tiles = [ImageTile() for _ in range(6)]
         tiles_row = QGridLayout()
         for i, t in enumerate(self.tiles):
-            tiles_row.addWidget(t, i // 3, i % 3)
+            tiles_row.addWidget(t, 0, i)
             t.hide()
         self.info = QLabel()
         self.info.setObjectName("previewInfo")
@@ -89,6 +90,7 @@ class DecoderPreview(QWidget):
         self.neighbour_label.hide()
 
         self.strip = QLabel()
+        self.strip.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.strip.setObjectName("interpolationStrip")
         self.strip.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.strip.setToolTip("Decoded frames from the start point (t = 0) to the end (t = 1)")
@@ -202,7 +204,8 @@ class DecoderPreview(QWidget):
         self.info.setText(f"z = {_vector(p.z)}\ndistance to the nearest item's μ: {p.distance:.3f} ({support})")
 
     def _show_interpolation(self, p: InterpolationPreview) -> None:
-        self.shown["strip"] = im.tile(p.frames, columns=len(p.frames), size=56)
+        width = max(24, min(56, (self.width() - 40) // len(p.frames)))
+        self.shown["strip"] = im.tile(p.frames, columns=len(p.frames), size=width)
         self.shown["frames"] = np.stack([im.to_uint8(f) for f in p.frames])
         self.strip.setPixmap(im.rgb_to_pixmap(self.shown["strip"]))
         end = f"item {p.end}" if p.end is not None else "a latent location"

@@ -30,6 +30,14 @@ MARKER_SIZE = 7
 PICK_RADIUS_PX = 6.0
 
 
+class PassiveScatter(pg.ScatterPlotItem):
+    """A ScatterPlotItem that leaves clicks to the view: pyqtgraph's own handler would accept
+    them after a slow per-point `pointsAt` search, and the view box would never see them."""
+
+    def mouseClickEvent(self, ev) -> None:
+        ev.ignore()
+
+
 class ExplorerViewBox(pg.ViewBox):
     """A ViewBox that hands left clicks and drags starting on a point to the scatter view."""
 
@@ -77,19 +85,19 @@ class LatentScatter(QWidget):
         self.plot.setObjectName("latentPlot")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setMouseTracking(True)
-        self.points = pg.ScatterPlotItem(size=MARKER_SIZE, pen=None, pxMode=True)
+        self.points = PassiveScatter(size=MARKER_SIZE, pen=None, pxMode=True)
         self.plot.addItem(self.points)
         self.ellipse_items: list[pg.PlotCurveItem] = []
-        self.highlight = pg.ScatterPlotItem(
+        self.highlight = PassiveScatter(
             size=16, pen=pg.mkPen("k", width=2.5), brush=None, symbol="o", pxMode=True
         )
-        self.marker = pg.ScatterPlotItem(
+        self.marker = PassiveScatter(
             size=18, pen=pg.mkPen((20, 20, 20), width=2.5), brush=pg.mkBrush(255, 255, 255, 160),
             symbol="+", pxMode=True,
         )
         self.path_line = pg.PlotCurveItem(pen=pg.mkPen((30, 30, 30), width=2.5, style=Qt.PenStyle.DashLine))
-        self.path_frames = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k"), brush=pg.mkBrush("w"))
-        self.prior_samples = pg.ScatterPlotItem(
+        self.path_frames = PassiveScatter(size=7, pen=pg.mkPen("k"), brush=pg.mkBrush("w"))
+        self.prior_samples = PassiveScatter(
             size=13, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush(255, 255, 255, 220)
         )
         for item in (self.highlight, self.path_line, self.path_frames, self.prior_samples, self.marker):
