@@ -72,12 +72,18 @@ class ExplorerControls(QWidget):
         self.prior.setToolTip("Decode 6 samples z ~ N(0, I) and mark them on the scatter")
         self.manifold = QPushButton("Manifold…")
         self.manifold.setToolTip("Decode a grid through the inverse Gaussian CDF (2-D latents)")
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (QLabel("View"), self.projection, self.dim_x, self.dim_y, QLabel("Colour"), self.colour,
-                  self.k, self.auto_k, self.ellipses, self.bic, self.prior, self.manifold):
-            layout.addWidget(w)
-        layout.addStretch(1)
+        rows = (
+            (QLabel("View"), self.projection, self.dim_x, self.dim_y, QLabel("Colour"), self.colour),
+            (QLabel("Mixture"), self.k, self.auto_k, self.ellipses, self.bic, self.prior, self.manifold),
+        )
+        for widgets in rows:
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            layout.addLayout(row)
         self.projection.currentIndexChanged.connect(self._projection_changed)
         self.dim_x.valueChanged.connect(self._projection_changed)
         self.dim_y.valueChanged.connect(self._projection_changed)

@@ -206,8 +206,10 @@ class Session(QObject):
         self.mixture = self.kmeans = None
         self._generation += 1
         self.state.hidden = set()
-        dims = self.state.dims
-        if max(dims) >= self.latent_dim:
+        if self.latent_dim > 2:  # open on the two dimensions the codes use most
+            top = np.argsort(-self.mu.var(axis=0), kind="stable")[:2]
+            self.state.dims = (int(top[0]), int(top[1]))
+        else:
             self.state.dims = (0, min(1, self.latent_dim - 1))
         if self.latent_dim <= 2 and self.state.projection != "dims":
             self.state.projection = "dims"
