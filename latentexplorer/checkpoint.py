@@ -17,8 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from torch import nn
 from latentexplorer.bundled import is_bundled
 from latentexplorer.config import RunConfig
 from latentexplorer.errors import CheckpointError, ConfigError
+from latentexplorer.fileio import atomic_write_bytes, atomic_write_text
 from latentexplorer.models import LatentModel, build_model
 
 CONFIG_FILE = "config.json"
@@ -41,43 +40,6 @@ STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 STEPS_FILE = "steps.csv"
 LEGACY_WEIGHTS = ("model.pt", "model.pth")
-
-
-# --- atomic writes -------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace: all or nothing."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:

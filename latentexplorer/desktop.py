@@ -17,11 +17,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from latentexplorer.bundled import bundled_path
 from latentexplorer.errors import UserError
+from latentexplorer.fileio import atomic_write_bytes
 
 APP_ID = "latentexplorer"
 ICON_SIZES = (16, 32, 48, 64, 128, 256)
@@ -111,21 +111,6 @@ def installed_paths(data_dir: Path | None = None) -> list[Path]:
     return [_desktop_file(data), *(path for path, _ in _targets(data))]
 
 
-def _atomic_write(path: Path, payload: bytes, mode: int = 0o644) -> None:
-    """Temp file in the same folder, fsync, chmod, os.replace: all or nothing."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _resource(name: str) -> Path:
     try:
         return bundled_path("resources", name)
@@ -164,7 +149,7 @@ def install_desktop(data_dir: Path | None = None) -> list[Path]:
     try:
         for path, payload in jobs:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, payload)
+            atomic_write_bytes(path, payload)
             written.append(path)
     except OSError as exc:
         raise UserError(f"cannot write {exc.filename or data}: {exc.strerror or exc}") from None

@@ -143,7 +143,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("latentexplorer.checkpoint.os.replace", broken_replace)
+    monkeypatch.setattr("latentexplorer.fileio.os.replace", broken_replace)
     with pytest.raises(OSError):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
