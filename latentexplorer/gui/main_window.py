@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self.controls.prior.clicked.connect(lambda: self.session.sample_prior(6))
         self.controls.manifold.clicked.connect(self.show_manifold)
         self._run_changed()
+        self.session.announce()  # a session opened before the window was built
 
     # --- actions and menus -----------------------------------------------------------------
 

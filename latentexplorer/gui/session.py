@@ -222,6 +222,17 @@ class Session(QObject):
         self.samplesChanged.emit(None)
         self.refit()
 
+    def announce(self) -> None:
+        """Re-emit the state signals, so views attached to an already open session fill in."""
+        if not self.has_run:
+            return
+        self.runChanged.emit()
+        self.projectionChanged.emit()
+        self.mixtureChanged.emit()
+        self.coloursChanged.emit()
+        self.selectionChanged.emit(self.selected)
+        self.latentChanged.emit(self.z)
+
     # --- projection ------------------------------------------------------------------------
 
     def set_projection(self, kind: str, dims: tuple[int, int] | None = None) -> None:

@@ -3,12 +3,17 @@ window, shown (offscreen) and driven through its real widgets.
 
 QSettings (recent runs, window geometry) never touch the user's configuration: every
 test process writes them under a temporary folder, with its own organisation name.
+
+BLAS runs single-threaded here: the mixtures are fitted with many tiny matrix solves, and on a
+busy 2-core machine OpenBLAS's waiting threads make each one ~10× slower (a window opening in
+3 s instead of 0.3 s).
 """
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
+from threadpoolctl import threadpool_limits
 
 from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.main_window import MainWindow
@@ -28,6 +33,12 @@ def _private_settings(tmp_path_factory):
     QCoreApplication.setOrganizationName(SETTINGS_ORGANISATION)
     yield folder
     QCoreApplication.setOrganizationName(organisation)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_blas():
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture

@@ -1,28 +1,80 @@
-"""The window that opens on the bundled model."""
+"""The main window as it opens: on the bundled model, without a run, and on another run."""
 
 from __future__ import annotations
 
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
 from latentexplorer.bundled import DEFAULT_RUN, bundled_run
-from latentexplorer.checkpoint import load_run
+from latentexplorer.gui.images import to_uint8
 from latentexplorer.gui.main_window import MainWindow
+from latentexplorer.gui.session import PointPreview, SamplesPreview
 
 
-def test_window_opens_on_the_bundled_model_with_prior_samples(qtbot):
-    window = MainWindow(load_run(bundled_run()))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+def test_window_opens_on_the_bundled_model_with_its_codes(window, qtbot):
+    session = window.session
     assert DEFAULT_RUN in window.windowTitle()
-    assert "vae, 2-d latent" in window.summary.text()
-    pixmap = window.samples.pixmap()
-    assert not pixmap.isNull() and pixmap.width() > 100
-    # the samples are decoded images, not a blank canvas
-    image = pixmap.toImage()
-    colours = {image.pixelColor(x, y).value() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    status = window.status.text()
+    assert "VAE" in status and "1,797 items" in status and "2-d latent" in status
+    # every item is a point, coloured (not the grey placeholder), with a legend and sliders
+    assert len(window.scatter.points.data) == len(session.mu) == 1797
+    colours = {b.color().getRgb() for b in window.scatter.points.data["brush"]}
     assert len(colours) > 10
+    assert window.scatter.legend.count() == session.mixture.k
+    assert sorted(window.sliders.rows) == [0, 1]
+    assert window.controls.colour.count() >= 4
+    assert window.manifold_action.isEnabled()
+    # the View menu's prior samples are decoded images, not a blank canvas
+    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+        window.prior_action.trigger()
+    assert isinstance(shown.args[0], SamplesPreview)
+    image = window.preview.shown["sample0"]
+    assert len(np.unique(image)) > 5
 
 
 def test_window_without_a_run_says_so(qtbot):
-    window = MainWindow(None)
+    window = MainWindow()
     qtbot.addWidget(window)
-    assert "no run open" in window.summary.text()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.windowTitle() == "LatentExplorer"
+    assert "no run open" in window.status.text()
+    for action in (window.export_codes_action, window.prior_action, window.manifold_action,
+                   window.traversal_action, window.open_data_action):
+        assert not action.isEnabled()
+    # gestures on an empty scatter do nothing (and raise nothing)
+    qtbot.mouseClick(window.scatter.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(200, 200))
+    assert window.session.selected == -1
+    assert window.last_error == ""
+    window.session.shutdown()
+
+
+def test_opening_the_autoencoder_replaces_the_vae(window, qtbot):
+    session = window.session
+    combo = window.controls.colour
+    combo.setCurrentIndex(combo.findData("uncertainty"))  # a mode the autoencoder lacks
+    session.select(0)
+    with qtbot.waitSignal(session.runChanged, timeout=10_000):
+        assert window.open_run(bundled_run("digits-ae-2d"))
+    assert session.run.name == "digits-ae-2d"
+    assert "digits-ae-2d" in window.windowTitle()
+    assert "autoencoder" in window.status.text()
+    assert window.recent_runs()[:2] == [str(bundled_run("digits-ae-2d").resolve()),
+                                        str(bundled_run("digits-vae-2d").resolve())]
+    # nothing of the VAE is left on screen
+    assert session.selected == -1 and window.preview.preview is None and window.preview.shown == {}
+    # the colour mode falls back to one the autoencoder has, and the points use it
+    assert combo.findData("uncertainty") < 0
+    assert session.state.colour_mode == combo.currentData() == "gmm-soft"
+    assert window.scatter.legend.count() == session.mixture.k
+    assert not window.manifold_action.isEnabled()
+    # sliders are ordered by the variance of the codes (no KL without a posterior)
+    notes = [window.sliders.rows[d].note.text() for d in window.sliders.order]
+    assert all(n.startswith("var ") for n in notes)
+    # a point shows its reconstruction, without posterior samples
+    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+        session.select(5)
+    assert isinstance(shown.args[0], PointPreview)
+    assert sorted(window.preview.shown) == ["original", "reconstruction"]
+    expected = to_uint8(session.decode(session.mu[5])[0])
+    assert np.abs(window.preview.shown["reconstruction"].astype(int) - expected.astype(int)).max() <= 1
