@@ -65,3 +65,102 @@ def start_mixture_fit(session, codes, k: int, auto_k: bool, generation: int) -> 
     task.worker.failed.connect(session._on_fit_failed)
     task.start()
     return task
+
+
+class TrainingWorker(QObject):
+    """Runs the core Trainer (the project's one training loop) in its QThread.
+
+    Progress crosses threads as plain records: StepMetrics every few steps, and after each
+    saved epoch the EpochMetrics with an eval-mode copy of the weights (never the model the
+    optimiser is changing). Pause/stop are thread-safe events checked per batch.
+    """
+
+    started = Signal(object)  # the RunConfig actually used
+    step = Signal(object)  # StepMetrics
+    epoch = Signal(object, object)  # EpochMetrics, eval copy of the model
+    finished = Signal(object)  # TrainResult
+    failed = Signal(str)
+
+    def __init__(self, config, out, resume: bool = False, epochs: int | None = None) -> None:
+        super().__init__()
+        import threading
+
+        self.config, self.out, self.resume, self.epochs = config, out, resume, epochs
+        self.cancel = threading.Event()
+        self.trainer = None
+        self._paused = False
+
+    def pause(self) -> None:
+        self._paused = True
+        if self.trainer is not None:
+            self.trainer.pause()
+
+    def resume_running(self) -> None:
+        self._paused = False
+        if self.trainer is not None:
+            self.trainer.resume_running()
+
+    def stop(self) -> None:
+        self.cancel.set()
+        if self.trainer is not None:
+            self.trainer.resume_running()
+
+    @Slot()
+    def run(self) -> None:
+        from latentexplorer.errors import UserError
+        from latentexplorer.training import NonFiniteLoss, prepare_training
+
+        try:
+            self.trainer = prepare_training(
+                self.config, self.out, resume=self.resume, epochs=self.epochs,
+                on_step=self.step.emit, on_epoch=self._on_epoch, cancel=self.cancel,
+            )
+            if self._paused:
+                self.trainer.pause()
+            self.started.emit(self.trainer.config)
+            result = self.trainer.fit()
+        except NonFiniteLoss as exc:
+            self.failed.emit(str(exc))
+            return
+        except UserError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # shown to the user; the saved epochs stay as they are
+            get_logger("training").exception("training failed")
+            self.failed.emit(f"training failed: {exc}")
+            return
+        self.finished.emit(result)
+
+    def _on_epoch(self, metrics) -> None:
+        import copy
+
+        snapshot = copy.deepcopy(self.trainer.model).cpu().eval()
+        for p in snapshot.parameters():
+            p.requires_grad_(False)
+        self.epoch.emit(metrics, snapshot)
+
+
+class TrainingRun(QObject):
+    """A TrainingWorker in its own QThread, with the controls the tab needs."""
+
+    def __init__(self, config, out, resume: bool = False, epochs: int | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.worker = TrainingWorker(config, out, resume, epochs)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self.thread.quit)
+        self.worker.failed.connect(self.thread.quit)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop_and_wait(self, msecs: int = 60_000) -> bool:
+        """Cancel (takes effect within one batch), then join the thread: never terminate()."""
+        self.worker.stop()
+        self.thread.quit()
+        return self.thread.wait(msecs)
