@@ -36,6 +36,7 @@ from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
 from latentexplorer.gui.session import Session
 from latentexplorer.gui.sliders_panel import PerturbationSliders
+from latentexplorer.gui.training_tab import TrainingTab
 
 MAX_RECENT = 8
 
@@ -186,6 +187,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(splitter, "Explorer")
+        self.training = TrainingTab(self.session)
+        self.tabs.addTab(self.training, "Training")
         self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.status.setObjectName("statusText")
@@ -422,7 +425,21 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
 
+    def confirm_close_during_training(self) -> bool:
+        """Asked when the window closes while a run trains; tests replace it."""
+        answer = QMessageBox.question(
+            self, "Training in progress",
+            "A model is training. Stop it and quit? The last complete epoch is kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event) -> None:
+        if self.training.is_running() and not self.confirm_close_during_training():
+            event.ignore()
+            return
+        self.training.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.shutdown()
         super().closeEvent(event)
