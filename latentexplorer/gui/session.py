@@ -607,6 +607,8 @@ class Session(QObject):
         if cfg.kind == "vae" and cfg.beta != 1:
             kind = f"VAE (β = {cfg.beta:g})"
         projection = " × ".join(p for p in self.projection.labels if p)
+        if self.run.state.get("training"):
+            kind += f" in training (epoch {self.run.state.get('epoch', 0)})"
         return (
             f"{kind}  ·  {self.images.name}, {len(self.images):,} items  ·  {self.latent_dim}-d latent"
             f"  ·  view: {projection}"

@@ -367,7 +367,7 @@ class TrainingTab(QWidget):
     def _show_model(self, epoch: int, model) -> None:
         if self.config is None or self.follow_images is None:
             return
-        run = Run(folder=self.out, config=self.config, model=model, state={"epoch": epoch})
+        run = Run(folder=self.out, config=self.config, model=model, state={"epoch": epoch, "training": True})
         self._showing_training = True
         try:
             self.session.use_model(run, self.follow_images)
@@ -399,6 +399,8 @@ class TrainingTab(QWidget):
     def _finished(self, result) -> None:
         self._set_running(False)
         self.open_button.setEnabled(self.out is not None and is_run_folder(self.out))
+        if result.status == "completed":
+            self.progress.setValue(self.progress.maximum())
         self.progress_text.setText(f"{result.status}: {result.message} — run folder {self.out}")
         if result.status == "cancelled":
             self.message.setText(f"Stopped. The last complete epoch ({result.epochs_done}) is saved.")
