@@ -282,7 +282,8 @@ class Session(QObject):
         if not self.has_run:
             return
         codes = self.mu.astype(np.float64)
-        if len(codes) > SYNC_FIT_LIMIT:
+        # Large sets, and the model in training (refitted every epoch), fit off the GUI thread.
+        if len(codes) > SYNC_FIT_LIMIT or self.run.state.get("training"):
             from latentexplorer.gui.workers import start_mixture_fit
 
             self.busyChanged.emit(True, f"fitting a mixture to {len(codes):,} codes…")
