@@ -58,6 +58,7 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
 
     window.session.open_run(bundled_run())
     tab = window.training
+    tab.warmed_up.wait(60)  # as for a user who opens the app, then fills the form
     form = tab.form
     form.dataset.setCurrentText("npz")
     form.root.setText(str(data))
@@ -89,6 +90,7 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     assert tab.start(), tab.message.text()
     tab.run.worker.epoch.connect(lambda m, _model: rates.append(m.samples_per_s))
     tab.run.worker.epoch.connect(lambda m, _model: epoch_times.append(time.perf_counter() - started))
+    tab.run.worker.started.connect(lambda _c: print(f"worker ready at {time.perf_counter() - started:.2f} s"))
     clock.start()
     heartbeat.start()
     end = time.perf_counter() + seconds

@@ -111,6 +111,7 @@ class ExplorerState:
 
 class Session(QObject):
     runChanged = Signal()
+    codesUpdated = Signal()  # same run and data, new codes (a model in training moved on)
     projectionChanged = Signal()
     coloursChanged = Signal()
     mixtureChanged = Signal()
@@ -183,6 +184,28 @@ class Session(QObject):
     def use_model(self, run: Run, images: ImageSet | None = None) -> None:
         """Show an in-memory run (e.g. the model in training) on the given or current data."""
         self._install(run, images if images is not None else self.images)
+
+    def follow_model(self, run: Run, images: ImageSet) -> None:
+        """Show the next snapshot of a model in training: only the codes, the projection and
+        (in a worker) the mixture change; the view, the selection and the sliders stay. Far
+        cheaper on the GUI thread than opening a run, so training never stalls the window."""
+        same = (
+            self.run is not None and self.run.state.get("training") and self.images is images
+            and self.run.folder == run.folder and self.latent_dim == run.config.model.latent_dim
+        )
+        if not same:
+            self.use_model(run, images)
+            return
+        model = run.model.cpu().eval()
+        self.run, self.model = run, model
+        self.mu, self.logvar = encode_all(model, images)
+        self._generation += 1
+        self._project()
+        self.projectionChanged.emit()
+        self.codesUpdated.emit()
+        if self.selected >= 0:
+            self.select(self.selected)
+        self.refit()
 
     def _check_shape(self, run: Run, images: ImageSet) -> None:
         if images.image_shape != run.config.model.image_shape:

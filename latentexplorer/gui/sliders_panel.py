@@ -110,6 +110,7 @@ class PerturbationSliders(QWidget):
         self._coalesce = QTimer(self, singleShot=True, interval=0)
         self._coalesce.timeout.connect(self._flush)
         session.runChanged.connect(self.rebuild)
+        session.codesUpdated.connect(self.refresh)
         session.latentChanged.connect(self._follow)
         session.selectionChanged.connect(self._selection)
 
@@ -144,6 +145,17 @@ class PerturbationSliders(QWidget):
         self._set_all(s.mu.mean(axis=0).astype(np.float64))
         self.origin = None
         self._enable(False)
+
+    def refresh(self) -> None:
+        """New codes of the same model family: update the figures beside the sliders in place
+        (rebuilding the rows every epoch of a training run would cost the GUI thread)."""
+        if not self.session.has_run or set(self.rows) != set(range(self.session.latent_dim)):
+            self.rebuild()
+            return
+        stats = self.session.dimension_stats()
+        for d, row in self.rows.items():
+            note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"
+            row.note.setText(note if stats.active[d] else note + " (inactive)")
 
     def _toggle_inactive(self, shown: bool) -> None:
         self.inactive_container.setVisible(shown)

@@ -6,6 +6,7 @@ objectName `trainingTab`; the loss plot is `lossPlot`.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -162,6 +163,7 @@ class TrainingTab(QWidget):
         self._previous: tuple | None = None
         self._showing_training = False
         self._first_step = 0
+        self.warmed_up = warm_up_training()
         self.form = TrainingForm()
         self.form.restore_settings(self.settings)
         self.start_button = QPushButton("Start")
@@ -370,7 +372,7 @@ class TrainingTab(QWidget):
         run = Run(folder=self.out, config=self.config, model=model, state={"epoch": epoch, "training": True})
         self._showing_training = True
         try:
-            self.session.use_model(run, self.follow_images)
+            self.session.follow_model(run, self.follow_images)
         finally:
             self._showing_training = False
 
@@ -462,6 +464,27 @@ class TrainingTab(QWidget):
         kl = [last[k] for k in sorted((k for k in last if k.startswith("kl_dim_")), key=lambda k: int(k[7:]))]
         self.kl_bars.show_values(kl, int(last.get("epoch", 0)))
         self.progress_text.setText(f"Curves of {run.name} ({len(run.history)} epochs), from its history.")
+
+
+def warm_up_training() -> threading.Event:
+    """Pay torch's one-time costs (the first optimizer imports torch._dynamo, ~1 s holding the
+    GIL; the first backward starts autograd) in a background thread while the window is idle,
+    so they never stall the GUI once a run starts. The event is set when done."""
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            import torch
+
+            layer = torch.nn.Linear(4, 4)
+            optimizer = torch.optim.Adam(layer.parameters(), lr=1e-3)
+            layer(torch.zeros(2, 4)).sum().backward()
+            optimizer.step()
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="training-warm-up", daemon=True).start()
+    return done
 
 
 def _duration(seconds: float) -> str:
