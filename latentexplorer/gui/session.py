@@ -315,13 +315,20 @@ class Session(QObject):
                 self, codes, self.state.k, self.state.auto_k, self._generation
             )
             return
+        if self._worker is not None:  # a background fit of codes no longer shown
+            self._worker.wait()
+            self._worker = None
+            self.busyChanged.emit(False, "")
         self._apply_fit(*fit_mixtures(codes, self.state.k, self.state.auto_k))
 
     @Slot(object)
     def _on_fit_done(self, result) -> None:
         *fit, generation = result
-        if generation != self._generation:
-            return  # a fit for codes that are no longer shown
+        if generation != self._generation:  # a fit for codes that are no longer shown
+            if self._worker is not None and not self._worker.thread.isRunning():
+                self._worker = None
+                self.busyChanged.emit(False, "")
+            return
         self._worker = None
         self.busyChanged.emit(False, "")
         self._apply_fit(*fit)

@@ -304,6 +304,9 @@ class TrainingTab(QWidget):
 
     def continue_run(self, folder: str | Path, epochs: int | None = None) -> bool:
         """Load a run's configuration into the form and resume it (more epochs if given)."""
+        if self.is_running():
+            self._say("a run is already in progress; stop it first")
+            return False
         try:
             config = read_config(folder)
         except UserError as exc:
