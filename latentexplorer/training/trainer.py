@@ -99,8 +99,6 @@ class Trainer:
         self.running.set()
         self.dist = dist or DistContext()
         self.device = resolve_device(config.train.device) if self.dist.device is None else self.dist.device
-        if config.train.threads:
-            torch.set_num_threads(config.train.threads)
         self.model = model.to(self.device)
         self.engine: nn.Module = self.dist.wrap(self.model)
         self.optimizer = make_optimizer(self.model, config.train.lr, config.train.weight_decay)
@@ -140,6 +138,9 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Run the remaining epochs. Raises NonFiniteLoss after too many bad steps in a row."""
         cfg = self.config.train
+        # Set in the thread that trains: torch's intra-op parallelism is configured per thread,
+        # and a fresh thread (the GUI's worker) otherwise runs its element-wise ops on one core.
+        torch.set_num_threads(cfg.threads or torch.get_num_threads())
         total_epochs = cfg.epochs
         if self.epoch >= total_epochs:
             return TrainResult("completed", self.epoch, self.step, "nothing to do", self.history)
