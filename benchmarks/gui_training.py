@@ -6,6 +6,8 @@ while a 10 ms QTimer heartbeat in the GUI thread records how late it fires. Then
 `latentexplorer train` on the same configuration and threads in a subprocess (the baseline).
 
     python benchmarks/gui_training.py [--seconds 30] [--threads 2]
+
+Diagnostics: FOLLOW=0 turns "follow training" off; NOPLOT=1 stops the loss plot's redraw timer.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     window.session.open_run(bundled_run())
     tab = window.training
     tab.warmed_up.wait(60)  # as for a user who opens the app, then fills the form
+    tab.follow.setChecked(os.environ.get("FOLLOW", "1") == "1")
+    if os.environ.get("NOPLOT"):
+        tab.loss_plot.timer.stop()
     form = tab.form
     form.dataset.setCurrentText("npz")
     form.root.setText(str(data))
