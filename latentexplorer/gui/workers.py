@@ -33,13 +33,13 @@ class FunctionWorker(QObject):
         self.finished.emit(result)
 
 
-class BackgroundTask(QObject):
-    """A FunctionWorker in its own QThread; `wait()` joins it (used at shutdown and in tests)."""
+class WorkerThread(QObject):
+    """A worker QObject moved to its own QThread; the thread quits when the worker reports."""
 
-    def __init__(self, function, *args, parent: QObject | None = None) -> None:
+    def __init__(self, worker: QObject, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thread = QThread()
-        self.worker = FunctionWorker(function, *args)
+        self.worker = worker
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.thread.quit)
@@ -48,9 +48,20 @@ class BackgroundTask(QObject):
     def start(self) -> None:
         self.thread.start()
 
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
     def wait(self, msecs: int = 60_000) -> bool:
+        """Join the thread (shutdown, tests); never terminate()."""
         self.thread.quit()
         return self.thread.wait(msecs)
+
+
+class BackgroundTask(WorkerThread):
+    """One function run in a thread (mixture fits)."""
+
+    def __init__(self, function, *args, parent: QObject | None = None) -> None:
+        super().__init__(FunctionWorker(function, *args), parent)
 
 
 def start_mixture_fit(session, codes, k: int, auto_k: bool, generation: int) -> BackgroundTask:
@@ -140,27 +151,14 @@ class TrainingWorker(QObject):
         self.epoch.emit(metrics, snapshot)
 
 
-class TrainingRun(QObject):
+class TrainingRun(WorkerThread):
     """A TrainingWorker in its own QThread, with the controls the tab needs."""
 
     def __init__(self, config, out, resume: bool = False, epochs: int | None = None,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.thread = QThread()
-        self.worker = TrainingWorker(config, out, resume, epochs)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.thread.quit)
-        self.worker.failed.connect(self.thread.quit)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def is_running(self) -> bool:
-        return self.thread.isRunning()
+        super().__init__(TrainingWorker(config, out, resume, epochs), parent)
 
     def stop_and_wait(self, msecs: int = 60_000) -> bool:
-        """Cancel (takes effect within one batch), then join the thread: never terminate()."""
+        """Cancel (takes effect within one batch), then join the thread."""
         self.worker.stop()
-        self.thread.quit()
-        return self.thread.wait(msecs)
+        return self.wait(msecs)
