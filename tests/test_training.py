@@ -147,15 +147,3 @@ def test_resume_refuses_data_of_another_shape(tmp_path, digits):
     with pytest.raises(DataError, match="expects"):
         prepare_training(None, folder, resume=True, epochs=2, images=make_sprites(50, size=16))
 
-
-def test_the_training_thread_sets_torch_threads_for_itself(digits, monkeypatch):
-    """torch configures intra-op threads per thread; a worker thread left alone trained on one
-    core (about 35 % slower than the CLI on two cores)."""
-    calls = []
-    real = torch.set_num_threads
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append((threading.get_ident(), n)), real(n)))
-    trainer = prepare_training(digits_config(epochs=1), None, images=digits)
-    thread = threading.Thread(target=trainer.fit)
-    thread.start()
-    thread.join(60)
-    assert (thread.ident, torch.get_num_threads()) in calls

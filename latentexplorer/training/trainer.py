@@ -138,9 +138,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Run the remaining epochs. Raises NonFiniteLoss after too many bad steps in a row."""
         cfg = self.config.train
-        # Set in the thread that trains: torch's intra-op parallelism is configured per thread,
-        # and a fresh thread (the GUI's worker) otherwise runs its element-wise ops on one core.
-        torch.set_num_threads(cfg.threads or torch.get_num_threads())
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         total_epochs = cfg.epochs
         if self.epoch >= total_epochs:
             return TrainResult("completed", self.epoch, self.step, "nothing to do", self.history)
