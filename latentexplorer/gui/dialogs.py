@@ -26,6 +26,17 @@ from latentexplorer.gui import images as im
 
 NEEDS_FILE = {"npz"}
 NEEDS_FOLDER = {"mnist", "fashion-mnist", "kmnist", "cifar10", "folder"}
+NEEDS_ROOT = NEEDS_FILE | NEEDS_FOLDER
+"""Data sources that read a location on disk (the others are generated or bundled)."""
+
+
+def browse_data_location(parent: QWidget, source: str) -> str:
+    """Ask for a data source's location: a file for .npz sources, a folder for the others
+    ('' when cancelled)."""
+    if source in NEEDS_FILE:
+        path, _ = QFileDialog.getOpenFileName(parent, "Images file", "", "Arrays (*.npz *.npy)")
+        return path
+    return QFileDialog.getExistingDirectory(parent, "Data folder")
 
 
 class OpenDatasetDialog(QDialog):
@@ -62,11 +73,7 @@ class OpenDatasetDialog(QDialog):
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
-        name = self.name.currentText()
-        if name in NEEDS_FILE:
-            path, _ = QFileDialog.getOpenFileName(self, "Images file", "", "Arrays (*.npz *.npy)")
-        else:
-            path = QFileDialog.getExistingDirectory(self, "Data folder")
+        path = browse_data_location(self, self.name.currentText())
         if path:
             self.root.setText(path)
 

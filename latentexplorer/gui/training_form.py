@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from latentexplorer.data import DATASETS
 from latentexplorer.errors import ConfigError
+from latentexplorer.gui.dialogs import NEEDS_ROOT, browse_data_location
 
 FIXED_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
                 "kmnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-NEEDS_ROOT = {"mnist", "fashion-mnist", "kmnist", "cifar10", "folder", "npz"}
 
 
 def default_runs_folder() -> Path:
@@ -204,10 +204,7 @@ class TrainingForm(QWidget):
         self.out.setText(str(self.suggested_out()))
 
     def _browse_root(self) -> None:
-        if self.dataset.currentText() == "npz":
-            path, _ = QFileDialog.getOpenFileName(self, "Images file", "", "Arrays (*.npz *.npy)")
-        else:
-            path = QFileDialog.getExistingDirectory(self, "Data folder")
+        path = browse_data_location(self, self.dataset.currentText())
         if path:
             self.root.setText(path)
 
