@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer import __version__
 from latentexplorer.gui import images as im
+from latentexplorer.gui.compute_threads import keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
 from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
@@ -160,6 +161,7 @@ class ExplorerControls(QWidget):
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
+        keep_gui_thread_serial()  # training and encoding threads keep every core
         self.setObjectName("mainWindow")
         self.session = session or Session(self)
         self.settings = QSettings()

@@ -181,24 +181,28 @@ class Session(QObject):
         self._install(self.run, images)
         return True
 
-    def use_model(self, run: Run, images: ImageSet | None = None) -> None:
-        """Show an in-memory run (e.g. the model in training) on the given or current data."""
-        self._install(run, images if images is not None else self.images)
+    def use_model(self, run: Run, images: ImageSet | None = None,
+                  codes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Show an in-memory run (e.g. the model in training) on the given or current data;
+        `codes` (μ, log σ²) when the caller has encoded the items already."""
+        self._install(run, images if images is not None else self.images, codes)
 
-    def follow_model(self, run: Run, images: ImageSet) -> None:
+    def follow_model(self, run: Run, images: ImageSet,
+                     codes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Show the next snapshot of a model in training: only the codes, the projection and
         (in a worker) the mixture change; the view, the selection and the sliders stay. Far
-        cheaper on the GUI thread than opening a run, so training never stalls the window."""
+        cheaper on the GUI thread than opening a run, so training never stalls the window;
+        the training thread passes the codes it encoded."""
         same = (
             self.run is not None and self.run.state.get("training") and self.images is images
             and self.run.folder == run.folder and self.latent_dim == run.config.model.latent_dim
         )
         if not same:
-            self.use_model(run, images)
+            self.use_model(run, images, codes)
             return
         model = run.model.cpu().eval()
         self.run, self.model = run, model
-        self.mu, self.logvar = encode_all(model, images)
+        self.mu, self.logvar = codes if codes is not None else encode_all(model, images)
         self._generation += 1
         self._project()
         self.projectionChanged.emit()
@@ -219,12 +223,13 @@ class Session(QObject):
         self.errorOccurred.emit(message)
         return False
 
-    def _install(self, run: Run, images: ImageSet) -> None:
+    def _install(self, run: Run, images: ImageSet,
+                 codes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         model = copy.deepcopy(run.model).cpu().eval()
         for p in model.parameters():
             p.requires_grad_(False)
         self.run, self.model, self.images = run, model, images
-        self.mu, self.logvar = encode_all(model, images)
+        self.mu, self.logvar = codes if codes is not None else encode_all(model, images)
         self.selected, self.z, self._interp_start = -1, None, -1
         self.mixture = self.kmeans = None
         self._generation += 1
@@ -312,7 +317,8 @@ class Session(QObject):
             self.busyChanged.emit(True, f"fitting a mixture to {len(codes):,} codes…")
             self._generation += 1
             self._worker = start_mixture_fit(
-                self, codes, self.state.k, self.state.auto_k, self._generation
+                self, codes, self.state.k, self.state.auto_k, self._generation,
+                native_threads=1 if self.run.state.get("training") else None,
             )
             return
         if self._worker is not None:  # a background fit of codes no longer shown
@@ -646,8 +652,17 @@ class Session(QObject):
         )
 
 
-def fit_mixtures_tagged(codes: np.ndarray, k: int, auto_k: bool, generation: int) -> tuple:
-    return (*fit_mixtures(codes, k, auto_k), generation)
+def fit_mixtures_tagged(codes: np.ndarray, k: int, auto_k: bool, generation: int,
+                        native_threads: int | None = None) -> tuple:
+    """fit_mixtures for a worker, tagged with the codes' generation. `native_threads` caps
+    scikit-learn's OpenMP/BLAS threads: 1 while a model trains, so the fit takes no core from
+    the training loop or the GUI thread (on 2 cores its 2 extra threads stalled the window)."""
+    if native_threads is None:
+        return (*fit_mixtures(codes, k, auto_k), generation)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=native_threads):
+        return (*fit_mixtures(codes, k, auto_k), generation)
 
 
 def fit_mixtures(codes: np.ndarray, k: int, auto_k: bool) -> tuple:

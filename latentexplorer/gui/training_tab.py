@@ -32,10 +32,9 @@ from latentexplorer.data import ImageSet
 from latentexplorer.errors import UserError
 from latentexplorer.gui.session import Session
 from latentexplorer.gui.training_form import TrainingForm, expected_shape
-from latentexplorer.gui.workers import TrainingRun
+from latentexplorer.gui.workers import FOLLOW_ITEMS, EpochSnapshot, TrainingRun
 
 REDRAW_MS = 250
-FOLLOW_ITEMS = 2000
 MAX_SNAPSHOT_BYTES = 256 * 2**20
 
 SERIES = {  # key: (label, colour, dashed)
@@ -159,7 +158,7 @@ class TrainingTab(QWidget):
         self.out: Path | None = None
         self.config = None
         self.follow_images: ImageSet | None = None
-        self.snapshots: list[tuple[int, object]] = []
+        self.snapshots: list[EpochSnapshot] = []
         self._previous: tuple | None = None
         self._showing_training = False
         self._first_step = 0
@@ -323,11 +322,7 @@ class TrainingTab(QWidget):
     def _started(self, config) -> None:
         self.config = config
         trainer = self.run.worker.trainer
-        subset = trainer.train_set
-        if len(subset) > FOLLOW_ITEMS:
-            index = np.sort(np.random.default_rng(0).choice(len(subset), FOLLOW_ITEMS, replace=False))
-            subset = subset.subset(index)
-        self.follow_images = subset
+        self.follow_images = self.run.worker.follow_images
         self.steps_per_epoch = trainer.steps_per_epoch()
         self.progress.setRange(0, config.train.epochs * self.steps_per_epoch)
         self.progress.setValue(trainer.step)
@@ -350,44 +345,45 @@ class TrainingTab(QWidget):
         )
 
     @Slot(object, object)
-    def _epoch(self, m, model) -> None:
+    def _epoch(self, m, snapshot: EpochSnapshot) -> None:
         self.loss_plot.add_epoch(m.epoch, m.val_total)
         self.kl_bars.show_values(m.kl_per_dim, m.epoch)
-        self._keep_snapshot(m.epoch, model)
+        self._keep_snapshot(snapshot)
         if self.follow.isChecked():
-            self._show_model(m.epoch, model)
+            self._show_model(snapshot)
 
-    def _keep_snapshot(self, epoch: int, model) -> None:
-        size = sum(p.numel() * p.element_size() for p in model.parameters())
+    def _keep_snapshot(self, snapshot: EpochSnapshot) -> None:
+        size = sum(p.numel() * p.element_size() for p in snapshot.model.parameters())
         if size * (len(self.snapshots) + 1) > MAX_SNAPSHOT_BYTES and self.snapshots:
             self.snapshots = self.snapshots[::2]  # thin out: keep every other epoch
-        self.snapshots.append((epoch, model))
+        self.snapshots.append(snapshot)
         self.scrub.blockSignals(True)
         self.scrub.setRange(0, len(self.snapshots) - 1)
         self.scrub.setValue(len(self.snapshots) - 1)
         self.scrub.blockSignals(False)
         self.scrub.setEnabled(True)
-        self.scrub_label.setText(f"epoch {epoch}")
+        self.scrub_label.setText(f"epoch {snapshot.epoch}")
 
-    def _show_model(self, epoch: int, model) -> None:
+    def _show_model(self, snapshot: EpochSnapshot) -> None:
         if self.config is None or self.follow_images is None:
             return
-        run = Run(folder=self.out, config=self.config, model=model, state={"epoch": epoch, "training": True})
+        run = Run(folder=self.out, config=self.config, model=snapshot.model,
+                  state={"epoch": snapshot.epoch, "training": True})
         self._showing_training = True
         try:
-            self.session.follow_model(run, self.follow_images)
+            self.session.follow_model(run, self.follow_images, (snapshot.mu, snapshot.logvar))
         finally:
             self._showing_training = False
 
     def _scrubbed(self, index: int) -> None:
         if 0 <= index < len(self.snapshots):
-            epoch, model = self.snapshots[index]
-            self.scrub_label.setText(f"epoch {epoch}")
-            self._show_model(epoch, model)
+            snapshot = self.snapshots[index]
+            self.scrub_label.setText(f"epoch {snapshot.epoch}")
+            self._show_model(snapshot)
 
     def _follow_toggled(self, on: bool) -> None:
         if on and self.snapshots:
-            self._show_model(*self.snapshots[-1])
+            self._show_model(self.snapshots[-1])
         elif not on:
             self._restore_previous()
 

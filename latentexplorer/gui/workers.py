@@ -6,8 +6,12 @@ quit() + wait(), never terminate().
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from latentexplorer.gui.compute_threads import use_worker_threads
 from latentexplorer.logs import get_logger
 
 
@@ -24,6 +28,7 @@ class FunctionWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        use_worker_threads()
         try:
             result = self._function(*self._args)
         except Exception as exc:  # reported to the user, never lost in the thread
@@ -64,31 +69,54 @@ class BackgroundTask(WorkerThread):
         super().__init__(FunctionWorker(function, *args), parent)
 
 
-def start_mixture_fit(session, codes, k: int, auto_k: bool, generation: int) -> BackgroundTask:
+def start_mixture_fit(session, codes, k: int, auto_k: bool, generation: int,
+                      native_threads: int | None = None) -> BackgroundTask:
     """Fit GMM + k-means in a thread; the session's slot receives the result, tagged with
     the generation of the codes it was fitted to."""
     from latentexplorer.gui.session import fit_mixtures_tagged
 
     if session._worker is not None:
         session._worker.wait()
-    task = BackgroundTask(fit_mixtures_tagged, codes, k, auto_k, generation, parent=session)
+    task = BackgroundTask(fit_mixtures_tagged, codes, k, auto_k, generation, native_threads,
+                          parent=session)
     task.worker.finished.connect(session._on_fit_done)
     task.worker.failed.connect(session._on_fit_failed)
     task.start()
     return task
 
 
+FOLLOW_ITEMS = 2000  # training items the explorer shows while it follows a run
+
+
+@dataclass(frozen=True)
+class EpochSnapshot:
+    """An epoch's eval-mode weights and the codes of the followed items under them, both
+    made in the training thread so following a run costs the GUI thread no encoding."""
+
+    epoch: int
+    model: object
+    mu: np.ndarray
+    logvar: np.ndarray
+
+
+def follow_subset(images, n: int = FOLLOW_ITEMS):
+    """The same seeded `n` training items every epoch, so the scatter moves, not reshuffles."""
+    if len(images) <= n:
+        return images
+    return images.subset(np.sort(np.random.default_rng(0).choice(len(images), n, replace=False)))
+
+
 class TrainingWorker(QObject):
     """Runs the core Trainer (the project's one training loop) in its QThread.
 
     Progress crosses threads as plain records: StepMetrics every few steps, and after each
-    saved epoch the EpochMetrics with an eval-mode copy of the weights (never the model the
-    optimiser is changing). Pause/stop are thread-safe events checked per batch.
+    saved epoch the EpochMetrics with an EpochSnapshot (an eval-mode copy of the weights, never
+    the model the optimiser is changing, and the followed items' codes). Pause/stop are thread-safe events checked per batch.
     """
 
     started = Signal(object)  # the RunConfig actually used
     step = Signal(object)  # StepMetrics
-    epoch = Signal(object, object)  # EpochMetrics, eval copy of the model
+    epoch = Signal(object, object)  # EpochMetrics, EpochSnapshot
     finished = Signal(object)  # TrainResult
     failed = Signal(str)
 
@@ -99,6 +127,7 @@ class TrainingWorker(QObject):
         self.config, self.out, self.resume, self.epochs = config, out, resume, epochs
         self.cancel = threading.Event()
         self.trainer = None
+        self.follow_images = None  # set before `started`: the items each snapshot encodes
         self._paused = False
 
     def pause(self) -> None:
@@ -121,11 +150,13 @@ class TrainingWorker(QObject):
         from latentexplorer.errors import UserError
         from latentexplorer.training import NonFiniteLoss, prepare_training
 
+        use_worker_threads(self.config.train.threads if self.config is not None else None)
         try:
             self.trainer = prepare_training(
                 self.config, self.out, resume=self.resume, epochs=self.epochs,
                 on_step=self.step.emit, on_epoch=self._on_epoch, cancel=self.cancel,
             )
+            self.follow_images = follow_subset(self.trainer.train_set)
             if self._paused:
                 self.trainer.pause()
             self.started.emit(self.trainer.config)
@@ -145,10 +176,13 @@ class TrainingWorker(QObject):
     def _on_epoch(self, metrics) -> None:
         import copy
 
-        snapshot = copy.deepcopy(self.trainer.model).cpu().eval()
-        for p in snapshot.parameters():
+        from latentexplorer.analysis.evaluation import encode_all
+
+        model = copy.deepcopy(self.trainer.model).cpu().eval()
+        for p in model.parameters():
             p.requires_grad_(False)
-        self.epoch.emit(metrics, snapshot)
+        mu, logvar = encode_all(model, self.follow_images)
+        self.epoch.emit(metrics, EpochSnapshot(metrics.epoch, model, mu, logvar))
 
 
 class TrainingRun(WorkerThread):

@@ -213,6 +213,27 @@ def test_a_run_from_the_form_plots_what_the_trainer_reported_and_opens_in_the_ex
 # --- 2. following training in the explorer ----------------------------------------------------
 
 
+def test_training_gets_all_the_workers_threads_while_the_gui_thread_computes_serially(
+        tab, qtbot, tmp_path, monkeypatch):
+    """A GUI thread with an OpenMP team of its own made training in the worker ~40 % slower
+    (libgomp parks its threads once it manages more than there are cores)."""
+    from latentexplorer.gui.compute_threads import worker_thread_count
+    from latentexplorer.training.trainer import Trainer
+
+    threads_in_fit: list[int] = []
+    original_fit = Trainer.fit
+
+    def fit(self):
+        threads_in_fit.append(torch.get_num_threads())
+        return original_fit(self)
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    fill_form(qtbot, tab, tmp_path / "run", epochs=1)
+    wait_until_finished(qtbot, tab, click_start(qtbot, tab))
+    assert threads_in_fit == [worker_thread_count()]
+    assert torch.get_num_threads() == 1  # the GUI thread
+
+
 def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epochs(
         window, tab, qtbot, tmp_path):
     session = window.session
@@ -224,7 +245,7 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
 
     def record():
         run = session.run
-        snapshot = tab.snapshots[-1][1] if tab.snapshots else None
+        snapshot = tab.snapshots[-1].model if tab.snapshots else None
         same = snapshot is not None and all(
             torch.equal(a, b) for a, b in zip(session.model.state_dict().values(),
                                               snapshot.state_dict().values()))
@@ -256,7 +277,7 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
     scrub = tab.scrub
     assert scrub.isEnabled()
     assert (scrub.minimum(), scrub.maximum(), scrub.value()) == (0, 2, 2)
-    assert [e for e, _ in tab.snapshots] == [1, 2, 3]
+    assert [s.epoch for s in tab.snapshots] == [1, 2, 3]
     scrub.setFocus()
     qtbot.keyClick(scrub, Qt.Key.Key_Home)
     assert scrub.value() == 0
@@ -287,7 +308,7 @@ def test_follow_toggled_mid_run_returns_to_the_previous_model_and_back(window, t
     assert session.run is previous, "with follow off a new epoch must not replace the model"
     tab.follow.setChecked(True)
     assert Path(session.run.folder) == out
-    assert session.run.state["epoch"] == tab.snapshots[-1][0]
+    assert session.run.state["epoch"] == tab.snapshots[-1].epoch
     assert stop_and_wait(qtbot, tab, ends).status == "cancelled"
     assert session.run is previous
 

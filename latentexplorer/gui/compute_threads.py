@@ -1,0 +1,42 @@
+"""Torch's CPU threads in the app: the GUI thread computes on one, worker threads on all.
+
+PyTorch's CPU ops run on OpenMP, and libgomp gives every thread that starts a parallel
+region a team of its own. Once it manages more threads than there are cores, it stops
+spinning between regions and parks its workers on a futex instead, so each of the
+thousands of small ops in a training step pays a wake-up. A GUI thread with a team of its
+own made training in a worker thread ~40 % slower than the same loop run by the CLI. The
+GUI thread's torch work is small (one decode per click, a strip of frames), so it runs
+without a team, and the workers (training, encoding) keep every core.
+"""
+
+from __future__ import annotations
+
+_worker_threads = 0
+
+
+def keep_gui_thread_serial() -> None:
+    """Call in the GUI thread before its first parallel torch op; remembers torch's
+    thread count (the CLI's default) for the workers."""
+    global _worker_threads
+    import torch
+
+    if not _worker_threads:
+        _worker_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+
+def use_worker_threads(requested: int | None = None) -> int:
+    """Call first in a worker thread: `requested` threads, or the count torch had before
+    the GUI thread was made serial."""
+    import torch
+
+    threads = requested or _worker_threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
+
+
+def worker_thread_count() -> int:
+    """The thread count workers get by default (what the training form shows)."""
+    import torch
+
+    return _worker_threads or torch.get_num_threads()
