@@ -1,7 +1,9 @@
 """The latent scatter: every item at its μ, coloured by the session, with its own picking.
 
-Picking is a numpy nearest-point search on the projected coordinates, in screen pixels,
-so the renderer (ScatterPlotItems here) can change without touching the gestures:
+The points are one raster item (`PointCloudItem`: every point drawn, a million in tens of
+milliseconds); picking is a numpy nearest-point search on the projected coordinates, in
+screen pixels, over the slab of points whose x is near the cursor (x sorted once per
+projection), so the renderer and the gestures are independent:
 click a point → select it; click empty space → decode there; press on a point and
 drag → interpolate (coalesced: at most one decode per event-loop pass); drag from
 empty space → pan, as usual.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QCursor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QCursor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -22,17 +24,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentexplorer.gui.point_cloud import PointCloudItem
 from latentexplorer.gui.session import Session
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
-MARKER_SIZE = 7
 PICK_RADIUS_PX = 6.0
+UNCOLOURED = np.array([150, 150, 150, 255], np.uint8)  # until the mixture's colours arrive
 
 
 class PassiveScatter(pg.ScatterPlotItem):
-    """A ScatterPlotItem that leaves clicks to the view: pyqtgraph's own handler would accept
-    them after a slow per-point `pointsAt` search, and the view box would never see them."""
+    """A ScatterPlotItem (for the few overlay markers) that leaves clicks to the view:
+    pyqtgraph's own handler would accept them, and the view box would never see them."""
 
     def mouseClickEvent(self, ev) -> None:
         ev.ignore()
@@ -85,8 +88,11 @@ class LatentScatter(QWidget):
         self.plot.setObjectName("latentPlot")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setMouseTracking(True)
-        self.points = PassiveScatter(size=MARKER_SIZE, pen=None, pxMode=True)
+        self.points = PointCloudItem()
         self.plot.addItem(self.points)
+        self._sorted_for: np.ndarray | None = None  # the xy array the pick order belongs to
+        self._order = np.zeros(0, np.int64)
+        self._sorted_x = np.zeros(0)
         self.ellipse_items: list[pg.PlotCurveItem] = []
         self.highlight = PassiveScatter(
             size=16, pen=pg.mkPen("k", width=2.5), brush=None, symbol="o", pxMode=True
@@ -121,7 +127,6 @@ class LatentScatter(QWidget):
         self._hover_timer = QTimer(self, singleShot=True, interval=0)
         self._hover_timer.timeout.connect(self._flush_hover)
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
-        self._brush_cache: dict[int, QBrush] = {}
         self.decodes = 0  # drag decodes actually run (coalescing makes it ≤ mouse moves)
         session.projectionChanged.connect(self._redraw_all)
         session.coloursChanged.connect(self._recolour)
@@ -144,35 +149,18 @@ class LatentScatter(QWidget):
         self._show_selection(s.selected)
         self._show_marker(s.z)
 
-    def _brushes(self) -> list[QBrush]:
-        """One QBrush per point, shared between points of the same colour (cheap to build)."""
-        colours = self.session.colours
-        if len(colours) == 0:
-            return []
-        packed = colours.astype(np.uint32)
-        keys = (packed[:, 0] << 24) | (packed[:, 1] << 16) | (packed[:, 2] << 8) | packed[:, 3]
-        unique, inverse = np.unique(keys, return_inverse=True)
-        table = np.empty(len(unique), dtype=object)
-        for i, key in enumerate(unique.tolist()):
-            brush = self._brush_cache.get(key)
-            if brush is None:
-                brush = QBrush(QColor((key >> 24) & 255, (key >> 16) & 255, (key >> 8) & 255, key & 255))
-                self._brush_cache[key] = brush
-            table[i] = brush
-        return list(table[inverse.ravel()])
-
     def _set_points(self) -> None:
         """All visible points at their projected μ, in the session's colours (grey until the
         colours of these codes exist)."""
         s = self.session
         if len(s.colours) != len(s.xy):
-            self.points.setData(x=s.xy[:, 0], y=s.xy[:, 1], brush=pg.mkBrush(150, 150, 150), size=MARKER_SIZE)
+            self.points.setData(s.xy, UNCOLOURED)
             return
         visible = s.visible()
-        brushes = self._brushes()
-        if not visible.all():
-            brushes = list(np.array(brushes, dtype=object)[visible])
-        self.points.setData(x=s.xy[visible, 0], y=s.xy[visible, 1], brush=brushes, size=MARKER_SIZE)
+        if visible.all():
+            self.points.setData(s.xy, s.colours)
+        else:
+            self.points.setData(s.xy[visible], s.colours[visible])
 
     def _recolour(self) -> None:
         self._set_points()
@@ -247,15 +235,23 @@ class LatentScatter(QWidget):
         xy = self.session.xy
         if len(xy) == 0:
             return -1
+        if xy is not self._sorted_for:
+            self._order = np.argsort(xy[:, 0], kind="stable")
+            self._sorted_x = xy[self._order, 0]
+            self._sorted_for = xy
         px, py = self.view_box.viewPixelSize()
-        dx = (xy[:, 0] - pos.x()) / max(px, 1e-300)
-        dy = (xy[:, 1] - pos.y()) / max(py, 1e-300)
+        px, py = max(px, 1e-300), max(py, 1e-300)
+        lo, hi = np.searchsorted(self._sorted_x, [pos.x() - radius_px * px, pos.x() + radius_px * px])
+        candidates = self._order[lo:hi]
+        if len(candidates) == 0:
+            return -1
+        dx = (xy[candidates, 0] - pos.x()) / px
+        dy = (xy[candidates, 1] - pos.y()) / py
         d2 = dx * dx + dy * dy
-        visible = self.session.visible()
-        if not visible.all():
-            d2 = np.where(visible, d2, np.inf)
-        index = int(np.argmin(d2))
-        return index if d2[index] <= radius_px * radius_px else -1
+        if self.session.state.hidden:
+            d2 = np.where(self.session.visible()[candidates], d2, np.inf)
+        best = int(np.argmin(d2))
+        return int(candidates[best]) if d2[best] <= radius_px * radius_px else -1
 
     def clicked(self, pos: QPointF) -> None:
         index = self.pick(pos)

@@ -158,7 +158,7 @@ def assert_close_uint8(actual: np.ndarray, expected: np.ndarray, tolerance: int 
 
 def brush_rgba(window) -> np.ndarray:
     """The RGBA of every point the scatter draws, in drawing order."""
-    return np.array([b.color().getRgb() for b in window.scatter.points.data["brush"]], dtype=int)
+    return np.asarray(window.scatter.points.rgba, dtype=int)
 
 
 def drawn_count(item) -> int:
@@ -439,7 +439,7 @@ def test_a_point_between_two_components_blends_in_soft_mode_only(window, qtbot):
 def test_clicking_a_legend_entry_hides_and_shows_its_points(window, qtbot):
     session, scatter = window.session, window.scatter
     legend = scatter.legend
-    total = len(scatter.points.data)
+    total = len(scatter.points)
     assert total == len(session.mu)
     i = int(isolated_points(window)[0])
     key = int(session.mixture.labels[i])  # hide the component of a point we can click
@@ -453,7 +453,7 @@ def test_clicking_a_legend_entry_hides_and_shows_its_points(window, qtbot):
             qtbot.mouseClick(legend.viewport(), LEFT, pos=legend.visualItemRect(item).center())
 
     click_entry()
-    assert len(scatter.points.data) == total - len(members)
+    assert len(scatter.points) == total - len(members)
     assert legend.item(key).checkState() == Qt.CheckState.Unchecked
     assert len(scatter.ellipse_items) == ellipses - 2
     # a hidden point can no longer be picked: clicking where it was decodes the location
@@ -462,7 +462,7 @@ def test_clicking_a_legend_entry_hides_and_shows_its_points(window, qtbot):
     assert isinstance(window.preview.preview, LocationPreview)
 
     click_entry()
-    assert len(scatter.points.data) == total
+    assert len(scatter.points) == total
     assert legend.item(key).checkState() == Qt.CheckState.Checked
     assert len(scatter.ellipse_items) == ellipses
     click(qtbot, window, point_of_item(window, i))
@@ -545,13 +545,13 @@ def test_a_bad_run_folder_keeps_the_open_model_and_says_why(window, qtbot, tmp_p
     session = window.session
     folder, words = make_folder(tmp_path)
     run, mu, title = session.run, session.mu, window.windowTitle()
-    points = len(window.scatter.points.data)
+    points = len(window.scatter.points)
     recent = window.recent_runs()
     with qtbot.waitSignal(session.errorOccurred, timeout=10_000):
         assert window.open_run(folder) is False
     assert session.run is run and session.mu is mu
     assert window.windowTitle() == title
-    assert len(window.scatter.points.data) == points
+    assert len(window.scatter.points) == points
     assert window.recent_runs() == recent
     message = window.last_error
     assert message
@@ -700,6 +700,6 @@ def test_a_window_built_on_an_open_session_shows_its_run(session, qtbot):
     window.show()
     qtbot.waitExposed(window)
     assert session.run.name in window.windowTitle()
-    assert len(window.scatter.points.data) == len(session.mu)
+    assert len(window.scatter.points) == len(session.mu)
     assert window.controls.colour.count() > 0
     assert len(window.sliders.rows) == session.latent_dim

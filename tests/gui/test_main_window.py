@@ -17,8 +17,8 @@ def test_window_opens_on_the_bundled_model_with_its_codes(window, qtbot):
     status = window.status.text()
     assert "VAE" in status and "1,797 items" in status and "2-d latent" in status
     # every item is a point, coloured (not the grey placeholder), with a legend and sliders
-    assert len(window.scatter.points.data) == len(session.mu) == 1797
-    colours = {b.color().getRgb() for b in window.scatter.points.data["brush"]}
+    assert len(window.scatter.points) == len(session.mu) == 1797
+    colours = {tuple(c) for c in window.scatter.points.rgba}
     assert len(colours) > 10
     assert window.scatter.legend.count() == session.mixture.k
     assert sorted(window.sliders.rows) == [0, 1]
