@@ -21,58 +21,82 @@ from PySide6.QtGui import QImage, QPainter
 
 MARKER_SIZE = 7  # apparent diameter of an isolated point, in pixels
 _SIGMA = MARKER_SIZE / 3.3  # Gaussian spread whose 0.25-level ring has that diameter
-_RADIUS = int(np.ceil(2.2 * _SIGMA))  # taps each side of the kernel
+_RADIUS = int(round(1.9 * _SIGMA))  # taps each side of the kernel (the edge is inside)
 _KERNEL = np.exp(-0.5 * (np.arange(-_RADIUS, _RADIUS + 1) / _SIGMA) ** 2).astype(np.float32)
 _EDGE = (0.2, 0.32)  # coverage over which a disc's edge fades in: the antialiasing
 
 
 def _spread(planes: np.ndarray) -> np.ndarray:
-    """Separable Gaussian over the last two axes of (channels, H, W), 'valid' in both:
-    the input carries `_RADIUS` pixels of margin on each side."""
-    k = len(_KERNEL)
-    h, w = planes.shape[1] - k + 1, planes.shape[2] - k + 1
-    rows = _KERNEL[0] * planes[:, :, 0:w]
-    for i in range(1, k):
-        rows += _KERNEL[i] * planes[:, :, i : i + w]
-    out = _KERNEL[0] * rows[:, 0:h, :]
-    for i in range(1, k):
-        out += _KERNEL[i] * rows[:, i : i + h, :]
+    """Separable Gaussian over the last two axes of (channels, H, W), 'valid' in both: the
+    input carries `_RADIUS` pixels of margin on each side. The kernel is symmetric, so taps
+    are paired (one multiply per pair) and every pass writes into a reused buffer."""
+    r = _RADIUS
+    h, w = planes.shape[1] - 2 * r, planes.shape[2] - 2 * r
+    rows = _KERNEL[r] * planes[:, :, r : r + w]
+    pair = np.empty_like(rows)
+    for i in range(1, r + 1):
+        np.add(planes[:, :, r - i : r - i + w], planes[:, :, r + i : r + i + w], out=pair)
+        pair *= _KERNEL[r + i]
+        rows += pair
+    out = _KERNEL[r] * rows[:, r : r + h, :]
+    pair = pair[:, : h, :]
+    for i in range(1, r + 1):
+        np.add(rows[:, r - i : r - i + h, :], rows[:, r + i : r + i + h, :], out=pair)
+        pair *= _KERNEL[r + i]
+        out += pair
     return out
 
 
-def rasterise(x: np.ndarray, y: np.ndarray, rgba: np.ndarray, width: int, height: int) -> np.ndarray:
+def colour_weights(rgba: np.ndarray) -> list[np.ndarray]:
+    """Per-point weights of the colour planes: r, g, b (times opacity), then the opacity
+    itself when any point is translucent. Float64 and contiguous, as `np.bincount` wants
+    them, and computed once per colouring, not per repaint."""
+    opacity = rgba[:, 3].astype(np.float64) / 255.0
+    faded = bool((opacity < 1.0).any())
+    weights = [rgba[:, c].astype(np.float64) * (opacity if faded else 1.0) for c in range(3)]
+    return weights + [opacity] if faded else weights
+
+
+def rasterise(x: np.ndarray, y: np.ndarray, weights: list[np.ndarray], width: int,
+              height: int) -> np.ndarray:
     """Premultiplied RGBA (height, width, 4) uint8 picture of points at device pixel
-    coordinates (x, y) with colours `rgba` (N×4 uint8)."""
+    coordinates (x, y), with `colour_weights` of their colours."""
     r = _RADIUS
     wp, hp = width + 2 * r, height + 2 * r
     image = np.zeros((height, width, 4), np.uint8)
     if len(x) == 0 or width <= 0 or height <= 0:
         return image
     inside = (x >= -r) & (x < width + r) & (y >= -r) & (y < height + r)
-    if not inside.all():
-        x, y, rgba = x[inside], y[inside], rgba[inside]
-    px = (x + r).astype(np.int32)  # ≥ 0 here, so truncation is floor
-    py = (y + r).astype(np.int32)
-    if len(px) == 0:
+    with np.errstate(invalid="ignore"):  # NaN or far-off points: cast to junk, masked below
+        px = (x + r).astype(np.int32)  # truncation is floor for the points inside (≥ 0)
+        py = (y + r).astype(np.int32)
+    if not inside.any():
         return image
-    # Work only on the rows and columns the points reach.
-    x0, x1 = max(int(px.min()) - r, 0), min(int(px.max()) + r + 1, wp)
-    y0, y1 = max(int(py.min()) - r, 0), min(int(py.max()) + r + 1, hp)
+    # Work only on the rows and columns the points reach. In these padded coordinates a
+    # point at p paints device pixels p - 2r … p; the spread's output pixel j (device x0 + j)
+    # reads planes x0 + j … x0 + j + 2r.
+    x0, x1 = max(int(px[inside].min()) - 2 * r, 0), min(int(px[inside].max()) + 2 * r + 1, wp)
+    y0, y1 = max(int(py[inside].min()) - 2 * r, 0), min(int(py[inside].max()) + 2 * r + 1, hp)
     bw, bh = x1 - x0, y1 - y0
-    flat = (py - y0) * bw + (px - x0)  # < 2**31: a screen's pixels
-    size = bw * bh
-    planes = np.empty((4, bh, bw), np.float32)
-    planes[0] = np.bincount(flat, minlength=size).reshape(bh, bw)
-    weights = rgba[:, :3].astype(np.float32)
-    for c in range(3):
-        planes[c + 1] = np.bincount(flat, weights=weights[:, c], minlength=size).reshape(bh, bw)
-    spread = _spread(planes)  # (4, bh - 2r, bw - 2r), in device pixels from (x0, y0)
+    size = bw * bh  # < 2**31: a screen's pixels
+    flat = (py - y0) * bw + (px - x0)
+    flat = np.where(inside, flat, size)  # points off screen land in one extra bin, dropped
+    faded = len(weights) == 4
+    # Planes: point count, Σ colour (weighted by opacity), then Σ opacity when the points
+    # have opacities, so a pixel shows the mean colour at the mean opacity around it.
+    planes = np.empty((5 if faded else 4, bh, bw), np.float32)
+    planes[0] = np.bincount(flat, minlength=size + 1)[:size].reshape(bh, bw)
+    for c, w in enumerate(weights):
+        planes[c + 1] = np.bincount(flat, weights=w, minlength=size + 1)[:size].reshape(bh, bw)
+    spread = _spread(planes)  # in device pixels from (x0, y0): the margin is gone
     coverage = spread[0]
     alpha = np.clip((coverage - _EDGE[0]) / (_EDGE[1] - _EDGE[0]), 0.0, 1.0)
-    scale = np.divide(alpha, coverage, out=np.zeros_like(coverage), where=coverage > 1e-6)
-    # Device rectangle of the spread block: x0..x1-2r, y0..y1-2r (the margin is gone).
+    denominator = spread[4] if faded else coverage
+    if faded:  # × the mean opacity of the points around
+        alpha *= np.divide(spread[4], coverage, out=np.zeros_like(coverage), where=coverage > 1e-6)
+    scale = np.divide(alpha, denominator, out=np.zeros_like(coverage), where=denominator > 1e-6)
     ox, oy = x0, y0
-    ew, eh = spread.shape[2], spread.shape[1]
+    eh, ew = coverage.shape
     cx0, cy0 = max(ox, 0), max(oy, 0)
     cx1, cy1 = min(ox + ew, width), min(oy + eh, height)
     if cx1 <= cx0 or cy1 <= cy0:
@@ -82,7 +106,7 @@ def rasterise(x: np.ndarray, y: np.ndarray, rgba: np.ndarray, width: int, height
     s = scale[sl]
     for c in range(3):  # premultiplied: mean colour × alpha
         target[..., c] = np.minimum(spread[c + 1][sl] * s, 255.0)
-    target[..., 3] = alpha[sl] * 255.0
+    target[..., 3] = np.minimum(alpha[sl] * 255.0, 255.0)
     return image
 
 
@@ -97,6 +121,8 @@ class PointCloudItem(pg.GraphicsObject):
         self._version = 0
         self._cache_key: tuple | None = None
         self._cache: QImage | None = None
+        self._weights: list[np.ndarray] = []
+        self._x = self._y = np.zeros(0, np.float32)
         self.renders = 0  # pictures computed (not blits), for benchmarks and tests
 
     def __len__(self) -> int:
@@ -106,8 +132,10 @@ class PointCloudItem(pg.GraphicsObject):
         """Show these points in these colours (a colour per point, or one for all)."""
         self.prepareGeometryChange()
         self.xy = np.ascontiguousarray(xy, dtype=np.float32).reshape(-1, 2)
+        self._x, self._y = np.ascontiguousarray(self.xy[:, 0]), np.ascontiguousarray(self.xy[:, 1])
         rgba = np.asarray(rgba, np.uint8)
         self.rgba = np.broadcast_to(rgba, (len(self.xy), 4)) if rgba.ndim == 1 else rgba
+        self._weights = colour_weights(self.rgba)
         if len(self.xy):
             lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
             self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
@@ -150,9 +178,12 @@ class PointCloudItem(pg.GraphicsObject):
         width, height = int(widget.width() * ratio), int(widget.height() * ratio)
         key = (self._version, t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(), width, height, ratio)
         if key != self._cache_key:
-            x = self.xy[:, 0] * (t.m11() * ratio) + self.xy[:, 1] * (t.m21() * ratio) + t.dx() * ratio
-            y = self.xy[:, 0] * (t.m12() * ratio) + self.xy[:, 1] * (t.m22() * ratio) + t.dy() * ratio
-            pixels = rasterise(x, y, self.rgba, width, height)
+            x = self._x * np.float32(t.m11() * ratio) + np.float32(t.dx() * ratio)
+            y = self._y * np.float32(t.m22() * ratio) + np.float32(t.dy() * ratio)
+            if t.m21() or t.m12():  # a rotated view (never in a plot, but be right)
+                x += self._y * np.float32(t.m21() * ratio)
+                y += self._x * np.float32(t.m12() * ratio)
+            pixels = rasterise(x, y, self._weights, width, height)
             image = QImage(pixels.data, width, height, 4 * width, QImage.Format.Format_RGBA8888_Premultiplied)
             image.setDevicePixelRatio(ratio)
             self._cache = image.copy()  # own the pixels: the numpy buffer goes away
