@@ -86,3 +86,44 @@ def test_the_window_shows_each_isolated_point_in_its_colour(window, qtbot, mode)
         assert np.abs(shown - blended).max() <= 6, (i, shown, expected)
         checked += 1
     assert checked >= 5
+
+
+def test_a_pan_moves_the_cached_picture_and_points_stay_under_their_coordinates(qtbot, monkeypatch):
+    """Large sets render a margin around the view; a small pan reuses it (no new render),
+    a large one renders again. Either way each point is drawn where its coordinates are."""
+    import pyqtgraph as pg
+
+    from latentexplorer.gui import point_cloud
+
+    monkeypatch.setattr(point_cloud, "PAN_MARGIN_FROM", 0)  # margin mode for a few points
+    plot = pg.PlotWidget(background="w")
+    qtbot.addWidget(plot)
+    plot.resize(500, 400)
+    plot.show()
+    qtbot.waitExposed(plot)
+    item = point_cloud.PointCloudItem()
+    plot.addItem(item)
+    xy = np.array([[0.0, 0.0], [5.0, 3.0], [-4.0, -2.0]])
+    rgba = np.array([[220, 30, 30, 255], [30, 160, 30, 255], [30, 30, 220, 255]], np.uint8)
+    item.setData(xy, rgba)
+    view = plot.getViewBox()
+    view.setRange(xRange=(-10, 10), yRange=(-8, 8), padding=0)
+
+    def colours_on_screen() -> list[list[int]]:
+        image = plot.viewport().grab().toImage()
+        out = []
+        for x, y in xy:
+            p = plot.mapFromScene(view.mapViewToScene(pg.Point(x, y)))
+            c = image.pixelColor(p.x(), p.y())
+            out.append([c.red(), c.green(), c.blue()])
+        return out
+
+    assert colours_on_screen() == rgba[:, :3].tolist()
+    renders = item.renders
+    view.translateBy(x=0.5)  # ~12 px: inside the margin
+    assert colours_on_screen() == rgba[:, :3].tolist()
+    assert item.renders == renders
+    view.translateBy(x=8.0)  # far: a new picture
+    visible = colours_on_screen()
+    assert item.renders == renders + 1
+    assert visible[1] == rgba[1, :3].tolist()  # (5, 3) is still in view after the pan
