@@ -50,8 +50,10 @@ class ImageTile(QWidget):
 
     def show_image(self, image: np.ndarray, caption: str) -> None:
         self.picture.setPixmap(im.image_pixmap(image, TILE))
-        self.caption.setText(caption)
-        self.show()
+        if self.caption.text() != caption:
+            self.caption.setText(caption)
+        if self.isHidden():
+            self.show()
 
 
 class DecoderPreview(QWidget):
@@ -131,22 +133,30 @@ class DecoderPreview(QWidget):
 
     # --- rendering -------------------------------------------------------------------------
 
-    def _hide_tiles(self) -> None:
-        for t in self.tiles:
-            t.hide()
-        for b in self.neighbour_buttons:
-            b.hide()
-        self.neighbour_label.hide()
-
     def _tile(self, i: int, key: str, image: np.ndarray, caption: str) -> None:
         self.shown[key] = im.to_uint8(image)
         self.tiles[i].show_image(image, caption)
+        self._used.add(i)
 
     def show_preview(self, preview) -> None:
+        """Show a preview. Tiles it reuses stay shown (hiding and showing them again would
+        lay the pane out anew on every click)."""
         self.preview = preview
-        if not isinstance(preview, InterpolationPreview):
-            self._hide_tiles()
-            self.info.clear()
+        self._used: set[int] = set()
+        if isinstance(preview, InterpolationPreview):
+            self._show_interpolation(preview)
+            return
+        self.info.clear()
+        self._show(preview)
+        for i, tile in enumerate(self.tiles):
+            if i not in self._used and not tile.isHidden():
+                tile.hide()
+        if not isinstance(preview, PointPreview):
+            for b in self.neighbour_buttons:
+                b.hide()
+            self.neighbour_label.hide()
+
+    def _show(self, preview) -> None:
         if preview is None:
             self.shown = {}
             self.title.setText("Click a point to see it decoded; click empty space to decode that "
@@ -155,8 +165,6 @@ class DecoderPreview(QWidget):
             self._show_point(preview)
         elif isinstance(preview, LocationPreview):
             self._show_location(preview)
-        elif isinstance(preview, InterpolationPreview):
-            self._show_interpolation(preview)
         elif isinstance(preview, SamplesPreview):
             self.title.setText(preview.title)
             for i, image in enumerate(preview.images[: len(self.tiles)]):
@@ -183,11 +191,14 @@ class DecoderPreview(QWidget):
             )
         self.info.setText("\n".join(lines))
         self.neighbour_label.show()
+        for button in self.neighbour_buttons[len(p.neighbours):]:
+            button.hide()
         for button, index, image in zip(self.neighbour_buttons, p.neighbours, p.neighbour_images):
             button.setIcon(QIcon(im.image_pixmap(image, 56)))
             button.setProperty("item", int(index))
             button.setToolTip(f"item {int(index)} {self.session.label_of(int(index))}")
-            button.show()
+            if button.isHidden():
+                button.show()
 
     def _show_location(self, p: LocationPreview) -> None:
         if p.source == "slider" and p.original is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -52,7 +52,7 @@ class ExplorerViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._view.clicked(self.mapToView(ev.pos()))
+            self._view.clicked(self.mapToView(ev.pos()), ev.modifiers())
         else:
             super().mouseClickEvent(ev)
 
@@ -127,6 +127,8 @@ class LatentScatter(QWidget):
         self._hover_timer = QTimer(self, singleShot=True, interval=0)
         self._hover_timer.timeout.connect(self._flush_hover)
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self._pressed = -1  # the point selected at the last press, before pyqtgraph saw it
+        self.plot.viewport().installEventFilter(self)
         self.decodes = 0  # drag decodes actually run (coalescing makes it ≤ mouse moves)
         session.projectionChanged.connect(self._redraw_all)
         session.coloursChanged.connect(self._recolour)
@@ -253,15 +255,32 @@ class LatentScatter(QWidget):
         best = int(np.argmin(d2))
         return int(candidates[best]) if d2[best] <= radius_px * radius_px else -1
 
-    def clicked(self, pos: QPointF) -> None:
+    def eventFilter(self, watched, event) -> bool:
+        """Select a point the moment it is pressed: pyqtgraph reports a click only on release,
+        after searching its scene for items near the cursor (~10 ms). The press still goes on
+        to pyqtgraph, so a drag from the point interpolates as before."""
+        if (event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton
+                and event.modifiers() == Qt.KeyboardModifier.NoModifier and self.session.has_run):
+            scene_pos = self.plot.mapToScene(event.position().toPoint())
+            self._pressed = -1
+            if self.view_box.sceneBoundingRect().contains(scene_pos):
+                self._pressed = self.pick(self.view_box.mapSceneToView(scene_pos))
+                if self._pressed >= 0:
+                    self.session.select(self._pressed)
+        return False
+
+    def clicked(self, pos: QPointF, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
         index = self.pick(pos)
         if index >= 0:
-            self.session.select(index)
+            if index != self._pressed:  # not already selected at the press
+                self.session.select(index)
         else:
             self.session.decode_location(np.array([pos.x(), pos.y()]))
+        self._pressed = -1
 
     def drag_started(self, index: int) -> None:
-        self.session.select(index)
+        if index != self._pressed:
+            self.session.select(index)
         self.session.begin_interpolation(index)
 
     def drag_moved(self, pos: QPointF, finished: bool) -> None:

@@ -232,6 +232,30 @@ def test_clicking_empty_space_decodes_that_location(window, qtbot):
 # --- 3. dragging between points -----------------------------------------------------------
 
 
+def test_a_point_is_shown_as_soon_as_it_is_pressed_and_a_click_shows_it_once(window, qtbot):
+    session, preview = window.session, window.preview
+    i, j = (int(k) for k in isolated_points(window)[:2])
+    selections = []
+    session.selectionChanged.connect(selections.append)
+    viewport = window.scatter.plot.viewport()
+    mouse(viewport, QEvent.Type.MouseButtonPress, point_of_item(window, i), LEFT, LEFT)
+    assert session.selected == i and preview.preview.index == i  # before the release
+    mouse(viewport, QEvent.Type.MouseButtonRelease, point_of_item(window, i), LEFT, NO_BUTTON)
+    qtbot.wait(20)
+    assert selections == [i]  # the click that follows does not select it a second time
+    # after a slider move the preview shows a perturbed location; clicking the selected
+    # point again brings its own preview back
+    row = window.sliders.rows[window.sliders.order[0]]
+    with qtbot.waitSignal(session.previewChanged, timeout=5000):
+        row.slider.setValue(row.slider.maximum())
+    assert isinstance(preview.preview, LocationPreview)
+    click(qtbot, window, point_of_item(window, i))
+    assert isinstance(preview.preview, PointPreview) and preview.preview.index == i
+    click(qtbot, window, point_of_item(window, j))
+    assert session.selected == j and selections[-1] == j
+    session.selectionChanged.disconnect(selections.append)
+
+
 def test_dragging_from_a_point_to_another_interpolates_lerp_then_slerp(window, qtbot):
     session, preview, scatter = window.session, window.preview, window.scatter
     a, b = two_isolated_far_apart(window)
