@@ -221,3 +221,23 @@ def test_ellipse_is_robust_to_singular_covariances():
     np.testing.assert_allclose(point, np.tile([3.0, 4.0], (64, 1)))
     broken = ellipse(np.zeros(2), np.array([[np.nan, 0.0], [0.0, -1e-12]]), 1.0)
     assert np.all(np.isfinite(broken))
+
+
+def test_a_large_set_is_fitted_on_a_subset_and_every_code_is_assigned():
+    from latentexplorer.analysis.mixture import fit_gmm, fit_kmeans
+
+    rng = np.random.default_rng(3)
+    centres = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, 0.0]])
+    truth = rng.integers(0, 3, 120_000)
+    codes = centres[truth] + rng.normal(0, 0.7, (len(truth), 2))
+    for fit in (fit_gmm(codes, 3, max_fit=5_000), fit_kmeans(codes, 3, max_fit=5_000)):
+        assert fit.fitted_on == 5_000
+        assert fit.responsibilities.shape == (120_000, 3)
+        # each true cluster maps to one component, for every code (not just the subset)
+        mapping = {int(np.bincount(fit.labels[truth == c]).argmax()) for c in range(3)}
+        assert len(mapping) == 3
+        agreement = np.mean([fit.labels[i] == np.bincount(fit.labels[truth == truth[i]]).argmax()
+                             for i in rng.choice(len(truth), 2_000, replace=False)])
+        assert agreement > 0.99
+    small = fit_gmm(codes[:1_000], 3)
+    assert small.fitted_on == 0  # all of them

@@ -29,6 +29,8 @@ _HEX = (
 PALETTE: np.ndarray = np.array([[int(h[k : k + 2], 16) for k in (0, 2, 4)] for h in _HEX], np.uint8)
 PALETTE.setflags(write=False)
 
+FIT_SUBSET = 50_000  # codes a mixture is fitted on at most; all codes are then assigned
+
 # Viridis (van der Walt & Smith) at 11 evenly spaced stops: perceptually uniform, readable in
 # grey and by colour-blind viewers; linear interpolation between stops is indistinguishable.
 _VIRIDIS = np.array(
@@ -83,6 +85,7 @@ class MixtureFit:
     responsibilities: np.ndarray
     bic: float | None = None
     log_likelihood: float | None = None
+    fitted_on: int = 0  # codes the algorithm saw (a seeded subset of a large set); 0: all
 
     @property
     def labels(self) -> np.ndarray:
@@ -121,6 +124,21 @@ def _full_covariances(gm: GaussianMixture, dim: int) -> np.ndarray:
     return cov[:, None, None] * np.eye(dim)  # spherical
 
 
+def fit_subset(codes: np.ndarray, max_fit: int | None, seed: int = 0) -> np.ndarray:
+    """The codes a fit sees: all of them, or a seeded random subset of `max_fit` (EM on a
+    million codes takes minutes; on 50,000 the components are the same to a few decimals,
+    and every code is then assigned by the fitted model)."""
+    if max_fit is None or len(codes) <= max_fit:
+        return codes
+    rng = np.random.default_rng(seed)
+    return codes[np.sort(rng.choice(len(codes), size=max_fit, replace=False))]
+
+
+def _in_chunks(function, z: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    """function(z) evaluated chunk by chunk: bounded temporaries on a million codes."""
+    return np.concatenate([function(z[i : i + chunk]) for i in range(0, len(z), chunk)])
+
+
 def fit_gmm(
     codes: np.ndarray,
     k: int,
@@ -128,15 +146,19 @@ def fit_gmm(
     covariance_type: str = "full",
     max_iter: int = 200,
     reg_covar: float = 1e-6,
+    max_fit: int | None = FIT_SUBSET,
 ) -> MixtureFit:
-    """A Gaussian mixture fitted by EM (sklearn, k-means initialisation, one start).
+    """A Gaussian mixture fitted by EM (sklearn, k-means initialisation, one start) on at
+    most `max_fit` codes; every code gets its responsibilities from the fitted model.
 
     Soft responsibilities are the point: they show which codes sit between clusters.
+    BIC and the mean log-likelihood are those of the codes EM saw.
     """
     from sklearn.mixture import GaussianMixture
 
     z = _as_codes(codes)
     _check_k(k, len(z))
+    seen = fit_subset(z, max_fit, seed)
     gm = GaussianMixture(
         n_components=k,
         covariance_type=covariance_type,
@@ -144,21 +166,24 @@ def fit_gmm(
         reg_covar=reg_covar,
         n_init=1,
         random_state=seed,
-    ).fit(z)
+    ).fit(seen)
     return MixtureFit(
         kind="gmm",
         k=k,
         means=np.array(gm.means_, dtype=np.float64),
         covariances=_full_covariances(gm, z.shape[1]),
         weights=np.array(gm.weights_, dtype=np.float64),
-        responsibilities=gm.predict_proba(z).astype(np.float32),
-        bic=float(gm.bic(z)),
-        log_likelihood=float(gm.score(z)),
+        responsibilities=_in_chunks(lambda c: gm.predict_proba(c).astype(np.float32), z),
+        bic=float(gm.bic(seen)),
+        log_likelihood=float(gm.score(seen)),
+        fitted_on=len(seen) if len(seen) < len(z) else 0,
     )
 
 
-def fit_kmeans(codes: np.ndarray, k: int, seed: int = 0, reg_covar: float = 1e-6) -> MixtureFit:
-    """k-means (sklearn) as a mixture with one-hot responsibilities.
+def fit_kmeans(codes: np.ndarray, k: int, seed: int = 0, reg_covar: float = 1e-6,
+               max_fit: int | None = FIT_SUBSET) -> MixtureFit:
+    """k-means (sklearn, on at most `max_fit` codes; every code is then assigned to its
+    nearest centroid) as a mixture with one-hot responsibilities.
 
     Each component's covariance is the within-cluster covariance of its members plus
     ``reg_covar``·I, so its ellipse shows the cluster's spread (a point for a singleton).
@@ -167,8 +192,9 @@ def fit_kmeans(codes: np.ndarray, k: int, seed: int = 0, reg_covar: float = 1e-6
 
     z = _as_codes(codes)
     _check_k(k, len(z))
-    km = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(z)
-    labels = km.labels_
+    seen = fit_subset(z, max_fit, seed)
+    km = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(seen)
+    labels = km.labels_ if len(seen) == len(z) else _in_chunks(km.predict, z)
     dim = z.shape[1]
     counts = np.bincount(labels, minlength=k)
     covariances = np.empty((k, dim, dim))
@@ -185,6 +211,7 @@ def fit_kmeans(codes: np.ndarray, k: int, seed: int = 0, reg_covar: float = 1e-6
         covariances=covariances,
         weights=counts / len(z),
         responsibilities=responsibilities,
+        fitted_on=len(seen) if len(seen) < len(z) else 0,
     )
 
 
@@ -202,9 +229,7 @@ def bic_curve(
     number of codes is left out.
     """
     z = _as_codes(codes)
-    if len(z) > max_points:
-        rng = np.random.default_rng(seed)
-        z = z[np.sort(rng.choice(len(z), size=max_points, replace=False))]
+    z = fit_subset(z, max_points, seed)
     curve = {}
     for k in ks:
         if 1 <= k <= len(z):

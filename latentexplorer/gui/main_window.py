@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.read_settings()
         self.session.runChanged.connect(self._run_changed)
         self.session.projectionChanged.connect(self._update_status)
+        self.session.mixtureChanged.connect(self._update_status)
         self.session.errorOccurred.connect(self.show_error)
         self.session.busyChanged.connect(self._busy)
         self.controls.bic.clicked.connect(self.show_bic)
