@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QImage, QPainter, QPainterPath, QPen, QPolygonF
 
 MARKER_SIZE = 7  # apparent diameter of an isolated point, in pixels
 _SIGMA = MARKER_SIZE / 3.3  # Gaussian spread whose 0.25-level ring has that diameter
@@ -208,3 +208,51 @@ class PointCloudItem(pg.GraphicsObject):
         painter.resetTransform()
         painter.drawImage(QPointF((shift_x - mx) / ratio, (shift_y - my) / ratio), self._cache)
         painter.restore()
+
+
+class ContoursItem(pg.GraphicsObject):
+    """The mixture's 1σ/2σ ellipses, all in one item: pyqtgraph looks through every item
+    under the cursor on each press, and twenty curve items made that a visible delay."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contours: list[tuple[np.ndarray, QPen]] = []  # (polygon M×2, pen)
+        self._paths: list[tuple[QPainterPath, QPen]] = []
+        self._bounds = QRectF()
+        self.setZValue(5)
+
+    def __len__(self) -> int:
+        return len(self.contours)
+
+    def setData(self, contours: list[tuple[np.ndarray, QPen]]) -> None:
+        self.prepareGeometryChange()
+        self.contours = [(np.asarray(p, float), pen) for p, pen in contours]
+        if self.contours:
+            points = np.concatenate([p for p, _ in self.contours])
+            lo, hi = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
+            self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+        else:
+            self._bounds = QRectF()
+        self._paths = [(_path(p), pen) for p, pen in self.contours]
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        if not self.contours:
+            return QRectF()
+        px, py = self.pixelWidth() or 0.0, self.pixelHeight() or 0.0
+        return self._bounds.adjusted(-3 * px, -3 * py, 3 * px, 3 * py)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for path, pen in self._paths:
+            painter.setPen(pen)
+            painter.drawPath(path)
+
+
+def _path(polygon: np.ndarray) -> QPainterPath:
+    path = QPainterPath()
+    path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in polygon]))
+    return path

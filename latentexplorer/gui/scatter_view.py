@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.gui.point_cloud import PointCloudItem
+from latentexplorer.gui.point_cloud import ContoursItem, PointCloudItem
 from latentexplorer.gui.session import Session
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -93,7 +93,8 @@ class LatentScatter(QWidget):
         self._sorted_for: np.ndarray | None = None  # the xy array the pick order belongs to
         self._order = np.zeros(0, np.int64)
         self._sorted_x = np.zeros(0)
-        self.ellipse_items: list[pg.PlotCurveItem] = []
+        self.contours = ContoursItem()
+        self.plot.addItem(self.contours)
         self.highlight = PassiveScatter(
             size=16, pen=pg.mkPen("k", width=2.5), brush=None, symbol="o", pxMode=True
         )
@@ -108,6 +109,7 @@ class LatentScatter(QWidget):
         )
         for item in (self.highlight, self.path_line, self.path_frames, self.prior_samples, self.marker):
             item.setZValue(10)
+            item.setVisible(False)
             self.plot.addItem(item)
         self.legend = QListWidget()
         self.legend.setObjectName("scatterLegend")
@@ -170,20 +172,21 @@ class LatentScatter(QWidget):
         self._draw_ellipses()
 
     def _draw_ellipses(self) -> None:
-        for item in self.ellipse_items:
-            self.plot.removeItem(item)
-        self.ellipse_items = []
         s = self.session
-        if not s.state.show_ellipses or s.state.colour_mode not in ("gmm-soft", "gmm-hard"):
-            return
-        for rgb, one, two in s.ellipses():
-            colour = QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]))
-            darker = colour.darker(140)
-            for polygon, style in ((one, Qt.PenStyle.SolidLine), (two, Qt.PenStyle.DashLine)):
-                item = pg.PlotCurveItem(polygon[:, 0], polygon[:, 1], pen=pg.mkPen(darker, width=2, style=style))
-                item.setZValue(5)
-                self.plot.addItem(item)
-                self.ellipse_items.append(item)
+        contours = []
+        if s.state.show_ellipses and s.state.colour_mode in ("gmm-soft", "gmm-hard"):
+            for rgb, one, two in s.ellipses():
+                darker = QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])).darker(140)
+                for polygon, style in ((one, Qt.PenStyle.SolidLine), (two, Qt.PenStyle.DashLine)):
+                    pen = pg.mkPen(darker, width=2, style=style)
+                    pen.setCosmetic(True)
+                    contours.append((polygon, pen))
+        self.contours.setData(contours)
+
+    @property
+    def ellipse_items(self) -> list:
+        """The contours drawn (two per shown component: 1σ solid, 2σ dashed)."""
+        return self.contours.contours
 
     def _fill_legend(self) -> None:
         self.legend.clear()
@@ -202,33 +205,35 @@ class LatentScatter(QWidget):
     def _legend_clicked(self, item: QListWidgetItem) -> None:
         self.session.toggle_group(int(item.data(Qt.ItemDataRole.UserRole)))
 
+    @staticmethod
+    def _overlay(item, x, y) -> None:
+        """Set an overlay's points; an empty one is hidden, so the scene skips it when it
+        looks for items under the cursor."""
+        item.setData(x, y)
+        item.setVisible(len(x) > 0)
+
     def _show_selection(self, index: int) -> None:
         if index < 0 or index >= len(self.session.xy):
-            self.highlight.setData([], [])
+            self._overlay(self.highlight, [], [])
         else:
             x, y = self.session.xy[index]
-            self.highlight.setData([x], [y])
+            self._overlay(self.highlight, [x], [y])
 
     def _show_marker(self, z) -> None:
         if z is None or self.session.projection is None:
-            self.marker.setData([], [])
+            self._overlay(self.marker, [], [])
             return
         x, y = self.session.projection.transform(np.asarray(z, float))
-        self.marker.setData([x], [y])
+        self._overlay(self.marker, [x], [y])
 
     def _show_path(self, xy) -> None:
-        if xy is None:
-            self.path_line.setData([], [])
-            self.path_frames.setData([], [])
-            return
-        self.path_line.setData(xy[:, 0], xy[:, 1])
-        self.path_frames.setData(xy[:, 0], xy[:, 1])
+        xy = np.zeros((0, 2)) if xy is None else xy
+        self._overlay(self.path_line, xy[:, 0], xy[:, 1])
+        self._overlay(self.path_frames, xy[:, 0], xy[:, 1])
 
     def _show_samples(self, xy) -> None:
-        if xy is None:
-            self.prior_samples.setData([], [])
-        else:
-            self.prior_samples.setData(xy[:, 0], xy[:, 1])
+        xy = np.zeros((0, 2)) if xy is None else xy
+        self._overlay(self.prior_samples, xy[:, 0], xy[:, 1])
 
     # --- picking and gestures --------------------------------------------------------------
 

@@ -1,0 +1,287 @@
+"""How immediate the explorer is: click → preview, drag → strip, slider → preview.
+
+The real main window (offscreen Qt) on N sprites encoded by a sprites model; real mouse events
+on the scatter's viewport; every time runs from the event until the preview (or the strip)
+has painted its new image (a paint-event probe on the widget showing it).
+
+  - click at 70,000 points (32×32 sprites, the bundled sprites β-VAE) and at 1,000,000
+    (28×28 sprites, a sprites VAE trained here for a few seconds): median and p95, against
+    the floor measured in the same run: a numpy nearest-point pick over the points, one
+    decode, the image put on a bare QLabel and painted, without the app;
+  - drag: a 10-frame interpolation strip re-decoded per mouse move, with the MLP decoder and
+    with a conv decoder of the same latent size;
+  - slider: one perturbation slider moved, until the preview shows the decoded z.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/interaction.py [--million] [--repeats 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
+
+LEFT, NONE = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+
+class PaintProbe(QObject):
+    """Remembers when its widget last painted."""
+
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.last = 0.0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.last = time.perf_counter()
+        return False
+
+
+def send(widget, kind, pos: QPoint, button, buttons) -> None:
+    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def until_painted(app, probe: PaintProbe, since: float, limit_s: float = 2.0) -> float:
+    """Run the event loop until the probe's widget has painted after `since`; seconds taken."""
+    while probe.last <= since:
+        app.processEvents()
+        if time.perf_counter() - since > limit_s:
+            raise TimeoutError("the preview did not repaint")
+    return probe.last - since
+
+
+def settle(app, window) -> None:
+    for _ in range(3):
+        app.processEvents()
+    window.repaint()
+
+
+def summary(ms: list[float]) -> str:
+    return f"median {statistics.median(ms):6.1f} ms, p95 {np.percentile(ms, 95):6.1f} ms"
+
+
+def widget_point(window, i: int) -> QPoint:
+    p = window.scatter.widget_pos_of(*window.session.xy[i])
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def visible_points(window, rng, count: int) -> list[int]:
+    """Random items whose point is well inside the plot (a click there lands on them)."""
+    view = window.scatter.view_box
+    (x0, x1), (y0, y1) = view.viewRange()
+    xy = window.session.xy
+    inside = np.flatnonzero((xy[:, 0] > x0 + 0.1 * (x1 - x0)) & (xy[:, 0] < x1 - 0.1 * (x1 - x0))
+                            & (xy[:, 1] > y0 + 0.1 * (y1 - y0)) & (xy[:, 1] < y1 - 0.1 * (y1 - y0)))
+    return [int(i) for i in rng.choice(inside, count, replace=False)]
+
+
+def clicks(app, window, repeats: int) -> list[float]:
+    """ms from the press on a point until the reconstruction tile has painted it."""
+    probe = PaintProbe(window.preview.tiles[1].picture)
+    viewport = window.scatter.plot.viewport()
+    times = []
+    for i in visible_points(window, np.random.default_rng(0), repeats + 3):
+        pos = widget_point(window, i)
+        settle(app, window)
+        started = time.perf_counter()
+        send(viewport, QEvent.Type.MouseButtonPress, pos, LEFT, LEFT)
+        times.append(until_painted(app, probe, started) * 1e3)
+        send(viewport, QEvent.Type.MouseButtonRelease, pos, LEFT, NONE)
+        if window.session.selected != window.scatter.pick(
+                window.scatter.view_box.mapSceneToView(window.scatter.plot.mapToScene(pos))):
+            raise RuntimeError("the click did not select the point under the cursor")
+    return times[3:]  # the first clicks build caches (x order of the points, norms)
+
+
+def click_floor(window, repeats: int) -> list[float]:
+    """pick (numpy nearest over all points) + decode + QLabel paint, without the app."""
+    from latentexplorer.gui import images as im
+
+    session = window.session
+    label = QLabel()
+    label.resize(120, 120)
+    label.show()
+    xy = session.xy
+    rng = np.random.default_rng(1)
+    times = []
+    for _ in range(repeats):
+        target = xy[rng.integers(len(xy))] + 1e-3
+        started = time.perf_counter()
+        i = int(np.argmin((xy[:, 0] - target[0]) ** 2 + (xy[:, 1] - target[1]) ** 2))
+        image = session.decode(session.mu[i][None])[0]
+        label.setPixmap(im.image_pixmap(image, 80))
+        label.repaint()
+        times.append((time.perf_counter() - started) * 1e3)
+    label.close()
+    return times
+
+
+def drag(app, window, moves: int = 40) -> list[float]:
+    """ms per mouse move of a drag from one point towards another, until the strip painted."""
+    probe = PaintProbe(window.preview.strip)
+    viewport = window.scatter.plot.viewport()
+    a_index, b_index = visible_points(window, np.random.default_rng(2), 2)
+    a, b = widget_point(window, a_index), widget_point(window, b_index)
+    settle(app, window)
+    send(viewport, QEvent.Type.MouseButtonPress, a, LEFT, LEFT)
+    app.processEvents()
+    times = []
+    for k in range(1, moves + 1):
+        t = k / moves
+        pos = QPoint(round(a.x() + t * (b.x() - a.x())), round(a.y() + t * (b.y() - a.y()) + 3 * np.sin(k)))
+        started = time.perf_counter()
+        send(viewport, QEvent.Type.MouseMove, pos, NONE, LEFT)
+        with contextlib.suppress(TimeoutError):  # pyqtgraph may swallow a move (drag threshold)
+            times.append(until_painted(app, probe, started, limit_s=1.0) * 1e3)
+    send(viewport, QEvent.Type.MouseButtonRelease, b, LEFT, NONE)
+    settle(app, window)
+    if len(times) < moves // 2:
+        raise RuntimeError(f"only {len(times)} of {moves} moves redrew the strip")
+    return times[2:]
+
+
+def sliders(app, window, repeats: int) -> list[float]:
+    """ms from a slider's new value until the preview painted the decoded z."""
+    session, panel = window.session, window.sliders
+    session.select(visible_points(window, np.random.default_rng(3), 1)[0])
+    settle(app, window)
+    probe = PaintProbe(window.preview.tiles[1].picture)
+    row = panel.rows[panel.order[0]]
+    times = []
+    for k in range(repeats + 2):
+        value = row.slider.minimum() + (k * 37) % (row.slider.maximum() - row.slider.minimum())
+        started = time.perf_counter()
+        row.slider.setValue(value)
+        times.append(until_painted(app, probe, started) * 1e3)
+    return times[2:]
+
+
+def open_window(app):
+    from latentexplorer.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1480, 900)
+    window.show()
+    return window
+
+
+def conv_run(like):
+    """A conv VAE with the same data shape and latent size (decoder speed only: untrained)."""
+    from dataclasses import replace
+
+    import torch
+
+    from latentexplorer.checkpoint import Run
+    from latentexplorer.models import build_model
+
+    model_cfg = replace(like.config.model, architecture="conv")
+    torch.manual_seed(0)
+    model = build_model(model_cfg).eval()
+    return Run(folder=Path("conv-decoder"), config=replace(like.config, model=model_cfg), model=model,
+               state={"epoch": 0})
+
+
+def million_run(folder: Path):
+    """A sprites VAE at 28×28 trained for a few seconds (its codes must merely look like codes)."""
+    from latentexplorer.checkpoint import load_run
+    from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from latentexplorer.training import train
+
+    config = RunConfig(
+        model=ModelConfig(kind="vae", image_shape=(1, 28, 28), latent_dim=8, architecture="mlp",
+                          hidden=(256, 128)),
+        train=TrainConfig(epochs=1, batch_size=256, lr=2e-3, seed=0),
+        data=DataConfig(name="sprites", n=20_000, size=28, seed=0),
+    )
+    train(config, folder)
+    return load_run(folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=70_000)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--million", action="store_true", help="also click among 1,000,000 points")
+    args = parser.parse_args()
+
+    from latentexplorer.analysis.evaluation import encode_all
+    from latentexplorer.bundled import bundled_run
+    from latentexplorer.checkpoint import load_run
+    from latentexplorer.data.sprites import make_sprites
+
+    verdicts = []
+    big = None
+    if args.million:  # encoded before the window exists, on all of torch's threads
+        tmp = tempfile.TemporaryDirectory()
+        run = million_run(Path(tmp.name) / "sprites28")
+        images = make_sprites(1_000_000, size=28, seed=1)
+        started = time.perf_counter()
+        big = (run, images, encode_all(run.model.eval(), images, batch_size=4096))
+        print(f"1,000,000 sprites 28×28 encoded in {time.perf_counter() - started:.1f} s")
+    app = QApplication.instance() or QApplication([])
+    window = open_window(app)
+    run = load_run(bundled_run("sprites-betavae"))
+    images = make_sprites(args.n, size=32, seed=1)
+    window.session.use_model(run, images)
+    window.session.shutdown()  # the mixture fit of a large set runs in a worker
+    settle(app, window)
+    print(f"{args.n:,} sprites 32×32, bundled sprites β-VAE (MLP decoder), window 1480×900")
+
+    floor = click_floor(window, args.repeats)
+    times = clicks(app, window, args.repeats)
+    ok = statistics.median(times) <= 5 and np.percentile(times, 95) <= 15
+    verdicts.append(ok)
+    print(f"click → preview painted : {summary(times)}   floor {statistics.median(floor):.1f} ms "
+          f"(ratio {statistics.median(times) / statistics.median(floor):.1f}×)   "
+          f"target median ≤ 5, p95 ≤ 15 {'✓' if ok else '✗'}")
+    times = drag(app, window)
+    ok = statistics.median(times) <= 16
+    verdicts.append(ok)
+    print(f"drag, 10-frame strip    : {summary(times)} per move ({1e3 / statistics.median(times):.0f} "
+          f"updates/s)   target ≥ 60/s {'✓' if ok else '✗'}")
+    times = sliders(app, window, args.repeats)
+    ok = statistics.median(times) <= 5
+    verdicts.append(ok)
+    print(f"slider → preview painted: {summary(times)}   target median ≤ 5 {'✓' if ok else '✗'}")
+
+    window.session.use_model(conv_run(run), images, (window.session.mu, window.session.logvar))
+    window.session.shutdown()
+    settle(app, window)
+    times = drag(app, window)
+    ok = statistics.median(times) <= 33
+    verdicts.append(ok)
+    print(f"drag, conv decoder      : {summary(times)} per move ({1e3 / statistics.median(times):.0f} "
+          f"updates/s)   target ≥ 30/s {'✓' if ok else '✗'}")
+
+    if big is not None:
+        run, images, codes = big
+        window.session.use_model(run, images, codes)
+        window.session.shutdown()
+        settle(app, window)
+        floor = click_floor(window, args.repeats)
+        times = clicks(app, window, args.repeats)
+        ok = statistics.median(times) <= 10
+        verdicts.append(ok)
+        print(f"1,000,000 points, click : {summary(times)}   floor {statistics.median(floor):.1f} ms "
+              f"(ratio {statistics.median(times) / statistics.median(floor):.1f}×)   "
+              f"target median ≤ 10 {'✓' if ok else '✗'}")
+    window.close()
+    print("all interaction targets met" if all(verdicts) else "some interaction targets missed")
+
+
+if __name__ == "__main__":
+    main()
