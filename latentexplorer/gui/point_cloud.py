@@ -18,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem
 
 MARKER_SIZE = 7  # apparent diameter of an isolated point, in pixels
 _SIGMA = MARKER_SIZE / 3.3  # Gaussian spread whose 0.25-level ring has that diameter
@@ -220,6 +221,8 @@ class ContoursItem(pg.GraphicsObject):
         self._paths: list[tuple[QPainterPath, QPen]] = []
         self._bounds = QRectF()
         self.setZValue(5)
+        # Drawn into a cached pixmap: a click elsewhere repaints the view, not twenty paths.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def __len__(self) -> int:
         return len(self.contours)
