@@ -237,7 +237,8 @@ def main() -> None:
     run = load_run(bundled_run("sprites-betavae"))
     images = make_sprites(args.n, size=32, seed=1)
     window.session.use_model(run, images)
-    window.session.shutdown()  # the mixture fit of a large set runs in a worker
+    window.session.wait_until_ready()  # a large set is encoded in a worker
+    window.session.shutdown()  # the mixture fit of a large set runs in a worker too
     settle(app, window)
     print(f"{args.n:,} sprites 32×32, bundled sprites β-VAE (MLP decoder), window 1480×900")
 

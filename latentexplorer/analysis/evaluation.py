@@ -91,18 +91,28 @@ def evaluation_subset(images: ImageSet, n: int, seed: int = 0) -> ImageSet:
 
 
 @torch.no_grad()
-def encode_all(model: LatentModel, images: ImageSet, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """μ and log σ² of q(z|x) for every item, as float32 arrays."""
+def encode_all(
+    model: LatentModel,
+    images: ImageSet,
+    batch_size: int = 1024,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """μ and log σ² of q(z|x) for every item, as float32 arrays.
+
+    Each batch is copied into arrays made up front: keeping every batch's small output alive
+    until a final concatenate pinned the freed batch buffers in the C heap, which grew by
+    ~0.6 KB an item (600 MB on a million items) instead of reusing them."""
     model.eval()
-    mus, logvars = [], []
+    mu = np.empty((len(images), model.latent_dim), np.float32)
+    logvar = np.empty_like(mu)
     for start in range(0, len(images), batch_size):
-        x = images.float_batch(slice(start, start + batch_size)).to(model.device)
-        posterior = model.encode(x)
-        mus.append(posterior.mu.float().cpu().numpy())
-        logvars.append(posterior.logvar.float().cpu().numpy())
-    dim = model.latent_dim
-    empty = np.zeros((0, dim), np.float32)
-    return (np.concatenate(mus) if mus else empty, np.concatenate(logvars) if logvars else empty)
+        stop = min(start + batch_size, len(images))
+        posterior = model.encode(images.float_batch(slice(start, stop)).to(model.device))
+        mu[start:stop] = posterior.mu.float().cpu().numpy()
+        logvar[start:stop] = posterior.logvar.float().cpu().numpy()
+        if progress is not None:  # may raise to stop early
+            progress(stop, len(images))
+    return mu, logvar
 
 
 @torch.no_grad()

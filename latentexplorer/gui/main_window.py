@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.session.mixtureChanged.connect(self._update_status)
         self.session.errorOccurred.connect(self.show_error)
         self.session.busyChanged.connect(self._busy)
+        self.session.encodeProgress.connect(self._encode_progress)
         self.controls.bic.clicked.connect(self.show_bic)
         self.controls.prior.clicked.connect(lambda: self.session.sample_prior(6))
         self.controls.manifold.clicked.connect(self.show_manifold)
@@ -346,10 +347,17 @@ class MainWindow(QMainWindow):
     def _busy(self, busy: bool, message: str) -> None:
         self.busy.setVisible(busy)
         self.busy.setToolTip(message)
+        self.busy.setRange(0, 0)  # indeterminate, unless progress follows
         if busy:
             self.statusBar().showMessage(message)
         else:
             self.statusBar().clearMessage()
+
+    def _encode_progress(self, done: int, total: int) -> None:
+        self.busy.setRange(0, total)
+        self.busy.setValue(done)
+        self.busy.setFormat(f"encoding %p% of {total:,}")
+        self.busy.setTextVisible(True)
 
     def show_error(self, message: str) -> None:
         """A window-modal message that does not block the event loop."""

@@ -4,7 +4,7 @@ decoded location with its nearest item, prior samples, and the interpolation str
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -65,6 +65,7 @@ class DecoderPreview(QWidget):
         self.session = session
         self.shown: dict[str, np.ndarray] = {}
         self.preview = None
+        self.neighbours = np.zeros(0, np.int64)  # items on the neighbour buttons
         self.title = QLabel("Click a point to see it decoded; click empty space to decode that place; "
                             "drag from a point to interpolate.")
         self.title.setWordWrap(True)
@@ -191,9 +192,18 @@ class DecoderPreview(QWidget):
             )
         self.info.setText("\n".join(lines))
         self.neighbour_label.show()
-        for button in self.neighbour_buttons[len(p.neighbours):]:
+        # The neighbours (a search over all codes) come one event-loop pass later, after the
+        # reconstruction has been painted: a click shows its point at once.
+        QTimer.singleShot(0, lambda: self._show_neighbours(p))
+
+    def _show_neighbours(self, p: PointPreview) -> None:
+        if self.preview is not p or not self.session.has_run:
+            return
+        neighbours, images = self.session.neighbours_of(p.index, len(self.neighbour_buttons))
+        self.neighbours = neighbours
+        for button in self.neighbour_buttons[len(neighbours):]:
             button.hide()
-        for button, index, image in zip(self.neighbour_buttons, p.neighbours, p.neighbour_images):
+        for button, index, image in zip(self.neighbour_buttons, neighbours, images):
             button.setIcon(QIcon(im.image_pixmap(image, 56)))
             button.setProperty("item", int(index))
             button.setToolTip(f"item {int(index)} {self.session.label_of(int(index))}")

@@ -32,6 +32,7 @@ COLOUR_MODES = {
 """Colour modes; `factor:<name>` adds one per ground-truth factor of the data."""
 
 SYNC_FIT_LIMIT = 20_000
+SYNC_ENCODE_LIMIT = 20_000  # larger sets are encoded in a worker, with progress
 """Mixtures of up to this many codes are fitted at once; larger ones in a worker thread."""
 
 POSTERIOR_SAMPLES = 4
@@ -50,8 +51,6 @@ class PointPreview:
     sigma: np.ndarray
     label: str
     responsibilities: np.ndarray | None
-    neighbours: np.ndarray
-    neighbour_images: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,7 @@ class Session(QObject):
     pathChanged = Signal(object)  # N×2 projected path, or None
     samplesChanged = Signal(object)  # N×2 projected prior samples, or None
     busyChanged = Signal(bool, str)
+    encodeProgress = Signal(int, int)  # items encoded, items in all (a large set, in a worker)
     errorOccurred = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -138,6 +138,9 @@ class Session(QObject):
         self.kmeans: mix.MixtureFit | None = None
         self.colour_index = np.arange(0)
         self.colours = np.zeros((0, 4), np.uint8)
+        self._encoding: tuple | None = None  # (task, run, images, fit) of a set being encoded
+        self._norms_for: np.ndarray | None = None  # the codes `_norms` (|μ|²) belong to
+        self._norms = np.zeros(0, np.float32)
         self.bic: dict[int, float] = {}
         self.selected = -1
         self.z: np.ndarray | None = None
@@ -155,8 +158,11 @@ class Session(QObject):
     def has_run(self) -> bool:
         return self.run is not None and self.images is not None
 
-    def open_run(self, folder: str | Path, images: ImageSet | None = None) -> bool:
-        """Open a run folder with its data. On failure, say why and keep what was open."""
+    def open_run(self, folder: str | Path, images: ImageSet | None = None, fit: bool = True) -> bool:
+        """Open a run folder with its data. On failure, say why and keep what was open.
+
+        `fit=False` leaves the points grey (or in a colouring that needs no mixture) until the
+        caller asks for `refit`: the app starts that in a worker once its first picture is up."""
         try:
             run = load_run(folder)
             images = images if images is not None else load_dataset(run.config.data)
@@ -166,7 +172,7 @@ class Session(QObject):
         except Exception as exc:  # unexpected: still never lose the open run
             self.log.exception("opening %s failed", folder)
             return self._fail(f"could not open {folder}: {exc}")
-        self._install(run, images)
+        self._install(run, images, fit=fit)
         return True
 
     def open_dataset(self, config: DataConfig | ImageSet) -> bool:
@@ -224,10 +230,19 @@ class Session(QObject):
         return False
 
     def _install(self, run: Run, images: ImageSet,
-                 codes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 codes: tuple[np.ndarray, np.ndarray] | None = None, fit: bool = True) -> None:
         model = copy.deepcopy(run.model).cpu().eval()
         for p in model.parameters():
             p.requires_grad_(False)
+        self._cancel_encoding()
+        if codes is None and len(images) > SYNC_ENCODE_LIMIT:
+            # Encode in a worker, batch by batch, with progress; what is open stays until then.
+            from latentexplorer.gui.workers import start_encoding
+
+            self._encoding = (start_encoding(self, model, images), run, images, fit)
+            self.busyChanged.emit(True, f"encoding {len(images):,} items with {run.name}…")
+            self.encodeProgress.emit(0, len(images))
+            return
         self.run, self.model, self.images = run, model, images
         self.mu, self.logvar = codes if codes is not None else encode_all(model, images)
         self.selected, self.z, self._interp_start = -1, None, -1
@@ -248,7 +263,10 @@ class Session(QObject):
         self.latentChanged.emit(None)
         self.pathChanged.emit(None)
         self.samplesChanged.emit(None)
-        self.refit()
+        if fit:
+            self.refit()
+        else:
+            self._recolour()  # no colours of the previous codes on these
 
     def announce(self) -> None:
         """Re-emit the state signals, so views attached to an already open session fill in."""
@@ -305,20 +323,25 @@ class Session(QObject):
             self.state.k = int(k)
         self.refit()
 
-    def refit(self) -> None:
-        """Fit the GMM (EM) and k-means in the full latent space of μ."""
+    def refit(self, background: bool = False) -> None:
+        """Fit the GMM (EM) and k-means in the full latent space of μ; in a worker thread when
+        asked (start-up), for large sets and for the model in training (refitted every epoch)."""
         if not self.has_run:
             return
-        codes = self.mu.astype(np.float64)
-        # Large sets, and the model in training (refitted every epoch), fit off the GUI thread.
-        if len(codes) > SYNC_FIT_LIMIT or self.run.state.get("training"):
+        codes = self.mu  # the fits convert to float64 themselves: no copy kept for a worker
+        if background or len(codes) > SYNC_FIT_LIMIT or self.run.state.get("training"):
             from latentexplorer.gui.workers import start_mixture_fit
 
-            self.busyChanged.emit(True, f"fitting a mixture to {len(codes):,} codes…")
+            seen = min(len(codes), mix.FIT_SUBSET)
+            self.busyChanged.emit(True, f"fitting a mixture to {len(codes):,} codes…" if seen == len(codes)
+                                  else f"fitting a mixture to a random {seen:,} of {len(codes):,} codes…")
             self._generation += 1
+            # One BLAS thread while training, and for small sets: their fit is many tiny solves
+            # that a second, waking BLAS thread made several times slower on a busy 2-core machine.
+            serial = self.run.state.get("training") or len(codes) <= SYNC_FIT_LIMIT
             self._worker = start_mixture_fit(
                 self, codes, self.state.k, self.state.auto_k, self._generation,
-                native_threads=1 if self.run.state.get("training") else None,
+                native_threads=1 if serial else None,
             )
             return
         if self._worker is not None:  # a background fit of codes no longer shown
@@ -334,22 +357,92 @@ class Session(QObject):
             if self._worker is not None and not self._worker.thread.isRunning():
                 self._worker = None
                 self.busyChanged.emit(False, "")
+            self._release_fits()
             return
         self._worker = None
+        self._release_fits()
         self.busyChanged.emit(False, "")
         self._apply_fit(*fit)
 
     @Slot(str)
     def _on_fit_failed(self, message: str) -> None:
         self._worker = None
+        self._release_fits()
         self.busyChanged.emit(False, "")
         self._fail(f"fitting the mixture failed: {message}")
 
+    @property
+    def fitting(self) -> bool:
+        """A mixture fit runs in a worker thread; its colours follow."""
+        return self._worker is not None
+
+    @property
+    def encoding(self) -> bool:
+        """A large set is being encoded in a worker (the view still shows what was open)."""
+        return self._encoding is not None
+
+    def _cancel_encoding(self) -> None:
+        if self._encoding is not None:
+            task = self._encoding[0]
+            self._encoding = None
+            task.worker.cancel.set()
+            task.wait()
+            self.busyChanged.emit(False, "")
+
+    @Slot(int, int)
+    def _on_encode_progress(self, done: int, total: int) -> None:
+        if self._encoding is not None and self.sender() is self._encoding[0].worker:
+            self.encodeProgress.emit(done, total)
+
+    @Slot(object)
+    def _on_encoded(self, codes) -> None:
+        if self._encoding is None or self.sender() is not self._encoding[0].worker:
+            return  # a request that was replaced
+        task, run, images, fit = self._encoding
+        self._encoding = None
+        task.wait()
+        self.busyChanged.emit(False, "")
+        self._install(run, images, codes, fit=fit)
+
+    @Slot(str)
+    def _on_encode_failed(self, message: str) -> None:
+        if self._encoding is None or self.sender() is not self._encoding[0].worker:
+            return
+        self._encoding[0].wait()
+        self._encoding = None
+        self.busyChanged.emit(False, "")
+        if message:
+            self._fail(message)
+
+    def wait_until_ready(self, timeout_s: float = 600.0) -> bool:
+        """Run the event loop until a large set's encoding has been installed (scripts, tests)."""
+        import time
+
+        from PySide6.QtCore import QCoreApplication
+
+        deadline = time.monotonic() + timeout_s
+        while self._encoding is not None and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            time.sleep(0.005)
+        return self._encoding is None
+
     def shutdown(self) -> None:
         """Wait for background work (window closing, test teardown)."""
+        self._cancel_encoding()
         if self._worker is not None:
             self._worker.wait()
             self._worker = None
+        self._release_fits()
+
+    def _release_fits(self) -> None:
+        """Delete the fit tasks that have reported: children of the session, they would live
+        as long as it, each with its thread and the codes it was given."""
+        from latentexplorer.gui.workers import BackgroundTask
+
+        for task in self.findChildren(BackgroundTask):
+            if task is not self._worker:
+                task.wait()  # its thread is quitting: it has just reported
+                task.deleteLater()
 
     def _apply_fit(self, gmm: mix.MixtureFit, kmeans: mix.MixtureFit, bic: dict[int, float]) -> None:
         previous = self.mixture
@@ -468,14 +561,28 @@ class Session(QObject):
         return self.images.float_batch(np.array([index])).numpy()[0]
 
     def nearest(self, z: np.ndarray, k: int = 1, exclude: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and Euclidean distances of the k items whose μ is nearest to z."""
-        d = np.sqrt(((self.mu - np.asarray(z, np.float32)) ** 2).sum(axis=1))
-        if 0 <= exclude < len(d):
-            d[exclude] = np.inf
-        k = min(k, len(d))
-        order = np.argpartition(d, k - 1)[:k] if k < len(d) else np.arange(len(d))
-        order = order[np.argsort(d[order])]
-        return order, d[order]
+        """Indices and Euclidean distances of the k items whose μ is nearest to z.
+
+        |μ − z|² = |μ|² − 2 μ·z + |z|², with |μ|² kept per set of codes: one matrix-vector
+        product per query (a million codes in a few ms, on every slider move)."""
+        if self._norms_for is not self.mu:
+            self._norms = np.einsum("ij,ij->i", self.mu, self.mu)
+            self._norms_for = self.mu
+        z = np.asarray(z, np.float32)
+        d2 = self._norms - 2.0 * np.einsum("ij,j->i", self.mu, z)  # no BLAS: its threads
+        # would wake for a matrix-vector product and cost more than it
+        if 0 <= exclude < len(d2):
+            d2[exclude] = np.inf
+        k = min(k, len(d2))
+        order = np.argpartition(d2, k - 1)[:k] if k < len(d2) else np.arange(len(d2))
+        order = order[np.argsort(d2[order])]
+        # exact distances for the k found (the expansion loses digits near zero)
+        return order, np.sqrt(((self.mu[order] - z) ** 2).sum(axis=1))
+
+    def neighbours_of(self, index: int, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
+        """The k items whose μ is nearest to item `index`'s, and their images."""
+        neighbours, _ = self.nearest(self.mu[index], k, exclude=index)
+        return neighbours, self.images.float_batch(neighbours).numpy()
 
     def label_of(self, index: int) -> str:
         if self.images.labels is None:
@@ -503,12 +610,10 @@ class Session(QObject):
         finite_sigma = np.where(np.isfinite(sigma), sigma, 0.0)
         samples_z = mu + finite_sigma * rng.standard_normal((POSTERIOR_SAMPLES, len(mu)))
         decoded = self.decode(np.vstack([mu[None], samples_z]))
-        neighbours, _ = self.nearest(mu, NEIGHBOURS, exclude=index)
         preview = PointPreview(
             index=self.selected, original=self.original(index), reconstruction=decoded[0],
             samples=decoded[1:], mu=mu.copy(), sigma=finite_sigma, label=self.label_of(index),
-            responsibilities=self.responsibilities_of(index), neighbours=neighbours,
-            neighbour_images=self.images.float_batch(neighbours).numpy(),
+            responsibilities=self.responsibilities_of(index),
         )
         self.z = mu.astype(np.float64).copy()
         self.selectionChanged.emit(self.selected)
@@ -646,9 +751,12 @@ class Session(QObject):
         projection = " × ".join(p for p in self.projection.labels if p)
         if self.run.state.get("training"):
             kind += f" in training (epoch {self.run.state.get('epoch', 0)})"
+        subset = ""
+        if self.mixture is not None and self.mixture.fitted_on:
+            subset = f"  ·  mixture fitted on a random {self.mixture.fitted_on:,} of them, all assigned"
         return (
             f"{kind}  ·  {self.images.name}, {len(self.images):,} items  ·  {self.latent_dim}-d latent"
-            f"  ·  view: {projection}"
+            f"  ·  view: {projection}{subset}"
         )
 
 
@@ -659,6 +767,10 @@ def fit_mixtures_tagged(codes: np.ndarray, k: int, auto_k: bool, generation: int
     the training loop or the GUI thread (on 2 cores its 2 extra threads stalled the window)."""
     if native_threads is None:
         return (*fit_mixtures(codes, k, auto_k), generation)
+    # scikit-learn (imported on first use) loads its own OpenMP and scipy's OpenBLAS: load them
+    # before the limit is set, or it misses them and a 0.06 s fit sometimes took 2 s.
+    import sklearn.cluster  # noqa: F401
+    import sklearn.mixture  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=native_threads):
@@ -671,7 +783,8 @@ def fit_mixtures(codes: np.ndarray, k: int, auto_k: bool) -> tuple:
     if auto_k:
         k, bic = mix.choose_k(codes, range(1, min(15, len(codes)) + 1))
     k = max(1, min(int(k), len(codes)))
-    return mix.fit_gmm(codes, k), mix.fit_kmeans(codes, k), bic
+    return (mix.fit_gmm(codes, k, max_fit=mix.FIT_SUBSET),
+            mix.fit_kmeans(codes, k, max_fit=mix.FIT_SUBSET), bic)
 
 
 __all__ = [

@@ -256,6 +256,22 @@ def test_a_point_is_shown_as_soon_as_it_is_pressed_and_a_click_shows_it_once(win
     session.selectionChanged.disconnect(selections.append)
 
 
+def test_a_selected_point_lists_its_nearest_neighbours_and_clicking_one_selects_it(window, qtbot):
+    session, preview = window.session, window.preview
+    i = int(isolated_points(window)[0])
+    click(qtbot, window, point_of_item(window, i))
+    buttons = preview.neighbour_buttons
+    qtbot.waitUntil(lambda: all(b.isVisible() for b in buttons), timeout=5000)
+    distances = np.linalg.norm(session.mu - session.mu[i], axis=1)
+    distances[i] = np.inf
+    expected = np.argsort(distances, kind="stable")[: len(buttons)]
+    shown = [int(b.property("item")) for b in buttons]
+    assert sorted(shown) == sorted(int(k) for k in expected)
+    assert shown == sorted(shown, key=lambda k: distances[k])  # nearest first
+    qtbot.mouseClick(buttons[0], LEFT)
+    assert session.selected == shown[0]
+
+
 def test_dragging_from_a_point_to_another_interpolates_lerp_then_slerp(window, qtbot):
     session, preview, scatter = window.session, window.preview, window.scatter
     a, b = two_isolated_far_apart(window)

@@ -78,3 +78,52 @@ def test_opening_the_autoencoder_replaces_the_vae(window, qtbot):
     assert sorted(window.preview.shown) == ["original", "reconstruction"]
     expected = to_uint8(session.decode(session.mu[5])[0])
     assert np.abs(window.preview.shown["reconstruction"].astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_a_mixture_fitted_on_a_subset_says_so_and_still_colours_every_point(qtbot, monkeypatch):
+    from latentexplorer.analysis import mixture
+
+    monkeypatch.setattr(mixture, "FIT_SUBSET", 500)  # as a million codes would be fitted
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.session.open_run(bundled_run("digits-vae-2d"))
+    qtbot.waitUntil(lambda: window.session.mixture is not None, timeout=20_000)
+    assert window.session.mixture.fitted_on == 500
+    assert "mixture fitted on a random 500 of them" in window.status.text()
+    assert len(window.scatter.points) == 1797
+    assert len({tuple(c) for c in window.scatter.points.rgba}) > 10
+
+
+def test_a_large_set_is_encoded_in_a_worker_with_progress_and_the_open_run_stays_meanwhile(
+        qtbot, monkeypatch):
+    from latentexplorer.data.sprites import make_sprites
+    from latentexplorer.gui import session as session_module
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    session = window.session
+    assert session.open_run(bundled_run("digits-vae-2d"))
+    digits = session.images
+    monkeypatch.setattr(session_module, "SYNC_ENCODE_LIMIT", 1_000)  # 3,000 items are "large"
+    progress = []
+    session.encodeProgress.connect(lambda done, total: progress.append((done, total)))
+    sprites = make_sprites(3_000, size=32, seed=0)
+    assert session.open_run(bundled_run("sprites-betavae"), images=sprites)
+    assert session.encoding and session.images is digits  # still the digits until encoded
+    assert window.busy.isVisible()
+    qtbot.waitUntil(lambda: session.images is sprites, timeout=60_000)
+    assert not session.encoding and not window.busy.isVisible()
+    assert progress[0] == (0, 3_000) and progress[-1] == (3_000, 3_000)
+    assert len(window.scatter.points) == 3_000
+    # the worker's codes are those of the model, item for item
+    import torch
+    with torch.no_grad():
+        mu = session.model.encode(sprites.float_batch(np.arange(5))).mu.numpy()
+    np.testing.assert_allclose(session.mu[:5], mu, atol=1e-5)
+    # a newer request replaces one being encoded: only the last one is shown
+    assert session.open_run(bundled_run("sprites-betavae"), images=make_sprites(2_500, size=32, seed=1))
+    assert session.open_run(bundled_run("sprites-betavae"), images=sprites)
+    qtbot.waitUntil(lambda: not session.encoding, timeout=60_000)
+    assert session.images is sprites
