@@ -1,21 +1,33 @@
-"""Training throughput: our Trainer against the canonical PyTorch-examples VAE loop.
+"""Training throughput: our Trainer against the canonical PyTorch-examples VAE loop, and its fast path.
 
-Both train the same model (MLP 784-400-20, Bernoulli likelihood, batch 128, Adam 1e-3)
-on the same 60,000 synthetic 28×28 images, with the same torch threads, in one process,
-alternating so machine noise hits both. Prints samples/s of each and the ratio.
+All in one process, alternating rounds so machine noise hits every side alike:
 
-    python benchmarks/train_throughput.py [--epochs 3] [--n 60000] [--threads 2]
+1. peaks: `torch.mm` fp32 and bf16 GFLOP/s on this machine, the roofs for what follows;
+2. the MLP VAE 784-400-20 (batch 128, Adam 1e-3, 60,000 synthetic 28×28 images, same torch
+   threads, 3 epochs): the canonical DataLoader loop (fp32) against our Trainer run as
+   `latentexplorer train` runs it (10 % validation split, validation, callbacks and the
+   per-epoch save all inside the timed span) in fp32 and with the default precision
+   (bf16 autocast + fused Adam where the CPU has native bf16); samples/s, ratios, and
+   the matmul GFLOP/s each side achieves against the peaks;
+3. `torch.compile` of the model, cold compile time counted;
+4. quality: the final validation ELBO after 10 epochs, fp32 against the default, same seed;
+5. the conv VAE on 32×32 images against a plain loop of the same network, with and
+   without channels_last.
+
+    python benchmarks/train_throughput.py [--epochs 3] [--n 60000] [--threads 2] [--repeats 2]
+                                          [--quality-epochs 10] [--no-compile] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import math
+import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +36,38 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from latentexplorer.config import ModelConfig, RunConfig, TrainConfig
+from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from latentexplorer.data.base import ImageSet
 from latentexplorer.models import build_model
-from latentexplorer.training.trainer import Trainer
+from latentexplorer.training import prepare_training
+from latentexplorer.training.precision import resolve_precision
+
+TARGET_FP32 = 1.10
+TARGET_FAST = 1.80
+TARGET_ELBO = 0.005
+BATCH = 128
+MLP_WIDTHS = [(784, 400), (400, 40), (20, 400), (400, 784)]
+"""In/out of each linear layer of the MLP VAE (the encoder's 40 = μ and log σ² of 20 dims)."""
+MLP_TRAIN_FLOPS = 3 * 2 * sum(a * b for a, b in MLP_WIDTHS)
+"""Matmul FLOPs per training sample: forward 2·Σ(in·out), backward about twice that."""
 
 
-def synthetic_images(n: int, seed: int = 0) -> np.ndarray:
+def synthetic_images(n: int, seed: int = 0, size: int = 28) -> np.ndarray:
     """Blurry random blobs as uint8 images: MNIST-like sparsity without a download."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:28, 0:28]
-    cy, cx = rng.uniform(8, 20, (2, n, 1, 1))
-    r = rng.uniform(3, 8, (n, 1, 1))
+    yy, xx = np.mgrid[0:size, 0:size]
+    scale = size / 28
+    cy, cx = rng.uniform(8 * scale, 20 * scale, (2, n, 1, 1))
+    r = rng.uniform(3 * scale, 8 * scale, (n, 1, 1))
     images = (np.hypot(yy - cy, xx - cx) < r) * 255
     return images.astype(np.uint8)[:, None]
+
+
+def mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+# --- the baseline ------------------------------------------------------------------------
 
 
 class CanonicalVAE(nn.Module):
@@ -73,7 +103,7 @@ def canonical_epochs(images: np.ndarray, epochs: int) -> float:
     torch.manual_seed(0)
     model = CanonicalVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(torch.from_numpy(images).float() / 255), batch_size=128, shuffle=True)
+    loader = DataLoader(TensorDataset(torch.from_numpy(images).float() / 255), batch_size=BATCH, shuffle=True)
     model.train()
     start = time.perf_counter()
     for _ in range(epochs):
@@ -87,35 +117,211 @@ def canonical_epochs(images: np.ndarray, epochs: int) -> float:
     return len(images) * epochs / (time.perf_counter() - start)
 
 
-def trainer_epochs(images: np.ndarray, epochs: int) -> float:
-    """samples/s of `latentexplorer.training.Trainer` (validation off, as in the canonical loop)."""
+# --- ours --------------------------------------------------------------------------------
+
+
+@dataclass
+class Ours:
+    samples_per_s: float
+    seconds: float
+    precision: str
+    history: list[dict[str, float]]
+
+
+def cli_callbacks() -> tuple[Callable, Callable]:
+    """Callbacks doing what the CLI's do with each report (formatting a line), minus the terminal."""
+    lines: list[str] = []
+
+    def on_step(m) -> None:
+        lines.append(f"epoch={m.epoch + 1} loss={m.total:.2f} kl={m.kl:.2f}")
+
+    def on_epoch(m) -> None:
+        lines.append(f"epoch {m.epoch}/{m.epochs}: train loss {m.train_total:.3f}  val loss {m.val_total:.3f}")
+
+    return on_step, on_epoch
+
+
+def run_ours(
+    images: np.ndarray, model: ModelConfig, epochs: int, threads: int, precision: str,
+    prepare: Callable | None = None,
+) -> Ours:
+    """Train as `latentexplorer train` does (its default validation split, a run folder saved
+    every epoch, the progress callbacks); samples/s = training items / wall time of `fit()`."""
     config = RunConfig(
-        model=ModelConfig(image_shape=(1, 28, 28), latent_dim=20, hidden=(400,), architecture="mlp"),
-        train=TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, device="cpu"),
+        model=model,
+        train=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, device="cpu", threads=threads,
+                          precision=precision),
+        data=DataConfig(name="npz"),
     )
+    on_step, on_epoch = cli_callbacks()
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = prepare_training(
+            config, Path(tmp) / "run", images=ImageSet(images, "synthetic"), on_step=on_step, on_epoch=on_epoch
+        )
+        start = time.perf_counter()
+        if prepare is not None:
+            prepare(trainer)
+        trainer.fit()
+        seconds = time.perf_counter() - start
+    return Ours(len(trainer.train_set) * epochs / seconds, seconds, trainer.precision, trainer.history)
+
+
+def mlp_model() -> ModelConfig:
+    return ModelConfig(image_shape=(1, 28, 28), latent_dim=20, hidden=(400,), architecture="mlp")
+
+
+def conv_model(size: int) -> ModelConfig:
+    return ModelConfig(image_shape=(1, size, size), latent_dim=10, architecture="conv")
+
+
+# --- peaks -------------------------------------------------------------------------------
+
+
+def mm_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:
+    """Best GFLOP/s of an n×n×n `torch.mm` over about `seconds` (best, not mean: the roof)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    for _ in range(3):
+        torch.mm(a, b)
+    best, deadline = math.inf, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = min(best, (time.perf_counter() - start) / 4)
+    return 2 * n**3 / best / 1e9
+
+
+# --- torch.compile, conv, channels_last --------------------------------------------------
+
+
+def compile_engine(trainer) -> None:
+    trainer.engine = torch.compile(trainer.model)
+
+
+def channels_last(trainer) -> None:
+    """The model's conv weights and every batch in NHWC, the layout oneDNN's kernels prefer."""
+    model = trainer.model.to(memory_format=torch.channels_last)
+    trainer.engine = lambda x, progress: model(x.contiguous(memory_format=torch.channels_last), progress)
+
+
+def plain_conv_epochs(images: np.ndarray, model: ModelConfig, epochs: int) -> float:
+    """samples/s of a plain loop over the same conv VAE: DataLoader, Adam, `loss.backward()`."""
     torch.manual_seed(0)
-    trainer = Trainer(build_model(config.model), config, ImageSet(images, "synthetic"), None)
-    trainer.validate = lambda *a, **k: {"total": 0.0, "recon": 0.0, "kl": 0.0, "kl_per_dim": np.zeros(20)}
+    net = build_model(model)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(torch.from_numpy(images).float() / 255), batch_size=BATCH, shuffle=True)
     start = time.perf_counter()
-    trainer.fit()
+    for _ in range(epochs):
+        for (x,) in loader:
+            optimizer.zero_grad()
+            net(x, None).total.backward()
+            optimizer.step()
     return len(images) * epochs / (time.perf_counter() - start)
 
 
-def cli_epochs(images: np.ndarray, epochs: int, threads: int) -> float:
-    """samples/s reported by `latentexplorer train` itself (a subprocess; the .npz source,
-    no validation split), averaged over its epochs: what a user of the command line gets."""
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "synthetic.npz"
-        np.savez(data, images=images)
-        result = subprocess.run(
-            [sys.executable, "-m", "latentexplorer", "train", "--dataset", "npz", "--data-root", str(data),
-             "--val-fraction", "0", "--model", "vae", "--arch", "mlp", "--hidden", "400",
-             "--latent-dim", "20", "--batch-size", "128", "--lr", "1e-3", "--epochs", str(epochs),
-             "--threads", str(threads), "--device", "cpu", "--quiet", "--out", str(Path(tmp) / "run")],
-            capture_output=True, text=True, check=True,
+def fresh_compile_cache() -> tempfile.TemporaryDirectory:
+    """An empty inductor cache, so the compile is cold as on a user's first run."""
+    cache = tempfile.TemporaryDirectory()
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache.name
+    torch._dynamo.reset()
+    return cache
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def mlp_section(images: np.ndarray, args: argparse.Namespace, default: str) -> tuple[float, float]:
+    """Canonical loop, Trainer fp32 and Trainer default in alternating rounds; returns the
+    canonical and default rates for the sections after it."""
+    fp32_peak, bf16_peak = mm_peak(torch.float32), mm_peak(torch.bfloat16)
+    rates: dict[str, list[float]] = {"canonical": [], "fp32": [], "default": []}
+    for _ in range(args.repeats):
+        rates["canonical"].append(canonical_epochs(images, args.epochs))
+        rates["fp32"].append(run_ours(images, mlp_model(), args.epochs, args.threads, "fp32").samples_per_s)
+        rates["default"].append(run_ours(images, mlp_model(), args.epochs, args.threads, "auto").samples_per_s)
+    base, fp32, fast = (statistics.median(rates[k]) for k in ("canonical", "fp32", "default"))
+    fp32_ratio, fast_ratio = (
+        statistics.median(a / b for a, b in zip(rates[k], rates["canonical"])) for k in ("fp32", "default")
+    )
+    # The roofs again after the loops, the better of the two: a busy moment lowers a peak.
+    fp32_peak, bf16_peak = max(fp32_peak, mm_peak(torch.float32)), max(bf16_peak, mm_peak(torch.bfloat16))
+    print(f"peak torch.mm 1024³ (best before/after): fp32 {fp32_peak:,.0f} GFLOP/s, bf16 {bf16_peak:,.0f} GFLOP/s")
+
+    def line(name: str, rate: float) -> str:
+        gflops = rate * MLP_TRAIN_FLOPS / 1e9
+        return (f"{name:34s}: {rate:9,.0f} samples/s  {gflops:6.1f} GFLOP/s of matmuls "
+                f"= {gflops / fp32_peak:4.0%} of the fp32 peak, {gflops / bf16_peak:4.0%} of the bf16 peak")
+
+    print(f"\nMLP VAE 784-400-20, {args.n:,} images 28x28, batch {BATCH}, {args.epochs} epochs, "
+          f"medians of {args.repeats} alternating rounds (ratios: medians of each round's ratio)")
+    print(line("canonical DataLoader loop (fp32)", base))
+    print(line("Trainer, fp32", fp32))
+    print(line(f"Trainer, default ({default})", fast))
+    print(f"  {mark(fp32_ratio >= TARGET_FP32)} Trainer fp32 / canonical     {fp32_ratio:5.2f}x "
+          f"(target ≥ {TARGET_FP32:.2f}x)")
+    print(f"  {mark(fast_ratio >= TARGET_FAST)} Trainer default / canonical  {fast_ratio:5.2f}x "
+          f"(target ≥ {TARGET_FAST:.2f}x)")
+    return base, fast
+
+
+def compile_section(images: np.ndarray, args: argparse.Namespace, base: float, fast: float) -> None:
+    cache = fresh_compile_cache()
+    try:
+        compiled = run_ours(images, mlp_model(), args.epochs, args.threads, "auto", prepare=compile_engine)
+        print(f"torch.compile, default precision, cold compile counted: {compiled.samples_per_s:9,.0f} "
+              f"samples/s in {compiled.seconds:.1f} s; {compiled.samples_per_s / base:.2f}x canonical, "
+              f"{compiled.samples_per_s / fast:.2f}x the eager default")
+    except Exception as exc:  # noqa: BLE001 - any compiler failure is reported, not fatal
+        print(f"torch.compile: skipped ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
+    finally:
+        cache.cleanup()
+
+
+def quality_section(images: np.ndarray, args: argparse.Namespace, default: str) -> None:
+    """The condition for bf16 as the default: the same final validation ELBO as fp32."""
+    elbo = {}
+    for precision in ("fp32", "auto"):
+        run = run_ours(images, mlp_model(), args.quality_epochs, args.threads, precision)
+        elbo[run.precision] = run.history[-1]["val_elbo"]
+    if default != "bf16":
+        print(f"\nquality: the default is fp32 on this machine (val ELBO {elbo['fp32']:.3f}); nothing to compare")
+        return
+    gap = abs(elbo["bf16"] - elbo["fp32"]) / abs(elbo["fp32"])
+    print(f"\nquality: val ELBO after {args.quality_epochs} epochs ({len(images):,} images, seed 0): "
+          f"fp32 {elbo['fp32']:.3f}, bf16 {elbo['bf16']:.3f}, gap {gap:.2%} "
+          f"{mark(gap <= TARGET_ELBO)} (target ≤ {TARGET_ELBO:.1%})")
+
+
+def conv_section(args: argparse.Namespace, default: str, size: int = 32, epochs: int = 2) -> None:
+    images = synthetic_images(args.conv_n, seed=2, size=size)
+    rates: dict[str, list[float]] = {"plain": [], "default": [], "channels_last": []}
+    for _ in range(args.repeats):
+        rates["plain"].append(plain_conv_epochs(images, conv_model(size), epochs))
+        rates["default"].append(run_ours(images, conv_model(size), epochs, args.threads, "auto").samples_per_s)
+        rates["channels_last"].append(
+            run_ours(images, conv_model(size), epochs, args.threads, "auto", prepare=channels_last).samples_per_s
         )
-    rates = [float(r.replace(",", "")) for r in re.findall(r"([\d,]+) samples/s", result.stdout)]
-    return statistics.mean(rates)
+    plain, ours, nhwc = (statistics.median(rates[k]) for k in ("plain", "default", "channels_last"))
+    ours_ratio, nhwc_ratio, layout_ratio = (
+        statistics.median(a / b for a, b in zip(rates[x], rates[y]))
+        for x, y in (("default", "plain"), ("channels_last", "plain"), ("channels_last", "default"))
+    )
+    print(f"\nconv VAE {size}x{size} (channels 32,64,64), {args.conv_n:,} images, {epochs} epochs")
+    print(f"{'plain loop over the same net (fp32)':38s}: {plain:9,.0f} samples/s")
+    print(f"{'Trainer, default (' + default + ')':38s}: {ours:9,.0f} samples/s  "
+          f"{mark(ours_ratio >= 1.0)} {ours_ratio:.2f}x the plain loop (target ≥ 1.00x)")
+    print(f"{'Trainer, default + channels_last':38s}: {nhwc:9,.0f} samples/s  "
+          f"{nhwc_ratio:.2f}x the plain loop, {layout_ratio:.2f}x without channels_last")
 
 
 def main() -> None:
@@ -124,20 +330,24 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60_000)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=2, help="alternating rounds; medians reported")
+    parser.add_argument("--quality-epochs", type=int, default=10)
+    parser.add_argument("--quality-n", type=int, help="items for the quality check (default: --n)")
+    parser.add_argument("--conv-n", type=int, default=12_800, help="32×32 items for the conv VAE")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small sets, one round")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.repeats, args.quality_n, args.conv_n, args.quality_epochs = 6_000, 1, 3_000, 1_500, 3
     torch.set_num_threads(args.threads)
+    default = resolve_precision("auto", torch.device("cpu"))
+    print(f"torch {torch.__version__}, {cpu_name()}, {args.threads} threads; default precision here: {default}")
     images = synthetic_images(args.n)
-    ours, theirs, cli = [], [], []
-    for _ in range(args.repeats):
-        theirs.append(canonical_epochs(images, args.epochs))
-        ours.append(trainer_epochs(images, args.epochs))
-        cli.append(cli_epochs(images, args.epochs, args.threads))
-    base, mine, command = statistics.median(theirs), statistics.median(ours), statistics.median(cli)
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.n} images 28x28, {args.epochs} epochs")
-    print(f"canonical DataLoader loop : {base:10,.0f} samples/s")
-    print(f"latentexplorer Trainer    : {mine:10,.0f} samples/s")
-    print(f"ratio (Trainer / baseline): {mine / base:10.2f}x")
-    print(f"latentexplorer train (CLI): {command:10,.0f} samples/s   ratio {command / base:.2f}x")
+    base, fast = mlp_section(images, args, default)
+    if not args.no_compile:
+        compile_section(images, args, base, fast)
+    quality_n = args.quality_n or args.n
+    quality_section(images if quality_n == args.n else synthetic_images(quality_n), args, default)
+    conv_section(args, default)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from latentexplorer.config import ARCHITECTURES, DEVICES, LIKELIHOODS, MODEL_KINDS
+    from latentexplorer.config import ARCHITECTURES, DEVICES, LIKELIHOODS, MODEL_KINDS, PRECISIONS
     from latentexplorer.data import DATASETS
 
     parser = argparse.ArgumentParser(
@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=int, help="seed for data split, init and sampling (default 0)")
     opt.add_argument("--device", choices=DEVICES, help="default auto")
     opt.add_argument("--threads", type=int, help="torch CPU threads")
+    opt.add_argument(
+        "--precision", choices=PRECISIONS,
+        help="auto (default): bf16 autocast where the CPU/GPU has native bf16, else fp32",
+    )
     train.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<model>)")
     mode = train.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -153,6 +157,7 @@ def config_from_args(args: argparse.Namespace):
     train_opts = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "grad_clip": args.grad_clip, "seed": args.seed, "device": args.device, "threads": args.threads,
+        "precision": args.precision,
     }
 
     def merged(section, cls: type, opts: dict):
@@ -217,7 +222,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if dist.is_main:
             from latentexplorer.data import describe
 
-            print(f"training {trainer.config.model.kind} on {describe(trainer.train_set)} -> {out}")
+            print(
+                f"training {trainer.config.model.kind} on {describe(trainer.train_set)} "
+                f"({trainer.device.type}, {trainer.precision}) -> {out}"
+            )
         try:
             result = trainer.fit()
         except NonFiniteLoss as exc:

@@ -20,6 +20,7 @@ MODEL_KINDS = ("ae", "vae", "betavae")
 ARCHITECTURES = ("auto", "mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class TrainConfig:
     max_nonfinite: int = 5
     in_memory_limit_mb: int = 4096
     threads: int | None = None
+    precision: str = "auto"
+    """auto: bf16 autocast where the device multiplies bf16 natively, fp32 elsewhere."""
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -122,6 +125,9 @@ class TrainConfig:
         _check(self.grad_clip >= 0, "grad_clip must be >= 0 (0 disables clipping)")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
         _check(self.max_nonfinite >= 1, "max_nonfinite must be >= 1")
+        _check(
+            self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"
+        )
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,21 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_last_complete_epoch(tmp_path):
     assert "cancelled" in stdout and "last complete epoch" in stdout
     run = load_run(out)
     assert 2 <= run.epoch < 100000
+
+
+def test_precision_option_reaches_the_config_and_the_run(tmp_path):
+    from latentexplorer.cli import build_parser, config_from_args
+
+    assert config_from_args(build_parser().parse_args(["train"])).train.precision == "auto"
+    args = build_parser().parse_args(["train", "--precision", "bf16"])
+    assert config_from_args(args).train.precision == "bf16"
+    out = tmp_path / "run"
+    result = cli(*TRAIN, "--epochs", "1", "--precision", "fp32", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "(cpu, fp32)" in result.stdout
+    assert load_run(out).state["precision"] == "fp32"
+
+
+def test_unknown_precision_exits_2():
+    result = cli("train", "--precision", "fp16")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
