@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.decomposition import PCA, FactorAnalysis
+
+# scikit-learn is imported by the PCA and FA views only: the default view (two dimensions) needs
+# none of it, and importing it would delay the app's first picture by ~1 s.
 
 PROJECTIONS = ("dims", "pca", "fa")
 
@@ -145,6 +147,8 @@ def _check_fit(z: np.ndarray, what: str) -> None:
 def pca_projection(codes: np.ndarray, seed: int = 0) -> Projection:
     """The plane of greatest variance (sklearn PCA, 2 components); labels give the share of
     variance each axis explains, so the user sees how much of the latent the view hides."""
+    from sklearn.decomposition import PCA
+
     z = _as_codes(codes)
     _check_fit(z, "PCA")
     pca = PCA(n_components=2, random_state=seed).fit(z)
@@ -172,6 +176,8 @@ def fa_projection(codes: np.ndarray, seed: int = 0) -> Projection:
     D == 2, and both for isotropic codes) has zero loadings, so its axis is identically 0 and
     the inverse can only honour the active axes; ``info["active_factors"]`` counts them.
     """
+    from sklearn.decomposition import FactorAnalysis
+
     z = _as_codes(codes)
     _check_fit(z, "factor analysis")
     fit_on = z

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -162,7 +163,7 @@ class TrainingTab(QWidget):
         self._previous: tuple | None = None
         self._showing_training = False
         self._first_step = 0
-        self.warmed_up = warm_up_training()
+        self.warmed_up = TorchWarmUp()
         self.form = TrainingForm()
         self.form.restore_settings(self.settings)
         self.start_button = QPushButton("Start")
@@ -236,6 +237,11 @@ class TrainingTab(QWidget):
         self._set_running(False)
         self.open_button.setEnabled(False)
         session.runChanged.connect(self._session_run_changed)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """A user who opens this tab is about to train: pay torch's warm-up now."""
+        self.warmed_up.start()
+        super().showEvent(event)
 
     # --- state -----------------------------------------------------------------------------
 
@@ -465,13 +471,39 @@ class TrainingTab(QWidget):
         self.progress_text.setText(f"Curves of {run.name} ({len(run.history)} epochs), from its history.")
 
 
-def warm_up_training() -> threading.Event:
-    """Pay torch's one-time costs (the first optimizer imports torch._dynamo, ~1 s holding the
-    GIL; the first backward starts autograd) in a background thread while the window is idle,
-    so they never stall the GUI once a run starts. The event is set when done."""
-    done = threading.Event()
+class TorchWarmUp:
+    """Pays torch's one-time training costs (the first optimizer imports torch._dynamo, ~1 s
+    holding the GIL; the first backward starts autograd) in a background thread while the
+    window is idle, so they never stall the GUI once a run starts.
 
-    def work() -> None:
+    Started when the tab is first shown (a user about to train) or by `wait`, not with the
+    window: it holds the GIL for ~1 s while the app starts and adds ~200 MB (torch._dynamo)
+    to an app that may only explore."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="training-warm-up", daemon=True)
+                self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def is_set(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Start the warm-up if nothing has yet, then wait for it; True once done."""
+        self.start()
+        return self._done.wait(timeout)
+
+    def _work(self) -> None:
         try:
             import torch
 
@@ -480,10 +512,7 @@ def warm_up_training() -> threading.Event:
             layer(torch.zeros(2, 4)).sum().backward()
             optimizer.step()
         finally:
-            done.set()
-
-    threading.Thread(target=work, name="training-warm-up", daemon=True).start()
-    return done
+            self._done.set()
 
 
 def _duration(seconds: float) -> str:
