@@ -316,13 +316,16 @@ def blend_colours(
             f"need one colour per component: {r.shape} responsibilities, {len(c)} colours"
         )
     out = np.empty((len(r), 4), dtype=np.uint8)
-    out[:, :3] = np.clip(np.rint(r @ c), 0, 255)
     k = r.shape[1]
-    if fade_uncertain and k > 1:
-        uncertainty = np.clip(entropy(r) / math.log(k), 0.0, 1.0)
-        out[:, 3] = np.rint(255.0 * (1.0 - (1.0 - min_alpha) * uncertainty))
-    else:
-        out[:, 3] = 255
+    for start in range(0, len(r), 65_536):  # bounded temporaries: the peak of a 1M-point colouring
+        rows = r[start : start + 65_536]
+        block = out[start : start + 65_536]
+        block[:, :3] = np.clip(np.rint(rows @ c), 0, 255)
+        if fade_uncertain and k > 1:
+            uncertainty = np.clip(entropy(rows) / math.log(k), 0.0, 1.0)
+            block[:, 3] = np.rint(255.0 * (1.0 - (1.0 - min_alpha) * uncertainty))
+        else:
+            block[:, 3] = 255
     return out
 
 
