@@ -124,12 +124,14 @@ def main() -> None:
         baseline = (before + after) / 2
     late_ms = np.asarray(late)
     print(f"{args.seconds:.0f} s of training in the app, {len(late_ms)} heartbeats (10 ms timer)")
-    print(f"heartbeat stall: median {np.median(late_ms):.1f} ms, p99 {np.percentile(late_ms, 99):.1f} ms, "
-          f"worst {late_ms.max():.1f} ms (targets: p99 ≤ 50, worst ≤ 150)")
+    p99, worst = np.percentile(late_ms, 99), late_ms.max()
+    print(f"heartbeat stall: median {np.median(late_ms):.1f} ms, p99 {p99:.1f} ms, worst {worst:.1f} ms "
+          f"(targets: p99 ≤ 50, worst ≤ 150) {'✓' if p99 <= 50 and worst <= 150 else '✗'}")
     app_rate = statistics.mean(rates) if rates else float("nan")
     print(f"latentexplorer train (CLI) : {baseline:10,.0f} samples/s (before {before:,.0f}, after {after:,.0f})")
     print(f"training tab (app)         : {app_rate:10,.0f} samples/s over {len(rates)} epochs")
-    print(f"ratio app / CLI            : {app_rate / baseline:10.2f} (target ≥ 0.85)")
+    ratio = app_rate / baseline
+    print(f"ratio app / CLI            : {ratio:10.2f} (target ≥ 0.85) {'✓' if ratio >= 0.85 else '✗'}")
 
 
 if __name__ == "__main__":
