@@ -40,3 +40,18 @@ def worker_thread_count() -> int:
     import torch
 
     return _worker_threads or torch.get_num_threads()
+
+
+_collector = None
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Python's cyclic garbage collector runs in whichever thread allocates when a threshold
+    is crossed. A Qt widget freed by a collection in the training thread had its C++
+    destructor run there, and the process hung. Collection is therefore switched to a timer in
+    the GUI thread (pyqtgraph's GarbageCollector); call once a QApplication exists."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=0.5)

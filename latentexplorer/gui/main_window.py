@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer import __version__
 from latentexplorer.gui import images as im
-from latentexplorer.gui.compute_threads import keep_gui_thread_serial
+from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
 from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
         keep_gui_thread_serial()  # training and encoding threads keep every core
+        collect_garbage_in_gui_thread()  # never in a worker: Qt objects die in their thread
         self.setObjectName("mainWindow")
         self.session = session or Session(self)
         self.settings = QSettings()

@@ -127,3 +127,43 @@ def test_a_large_set_is_encoded_in_a_worker_with_progress_and_the_open_run_stays
     assert session.open_run(bundled_run("sprites-betavae"), images=sprites)
     qtbot.waitUntil(lambda: not session.encoding, timeout=60_000)
     assert session.images is sprites
+
+
+def test_garbage_is_collected_in_the_gui_thread_only(qtbot):
+    """A widget in a reference cycle, freed by a collection that a worker thread's allocations
+    triggered, ran its C++ destructor in that thread and hung the process."""
+    import gc
+    import threading
+
+    from PySide6.QtWidgets import QLabel
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert not gc.isenabled()  # no automatic collection in whichever thread allocates
+    threads: list[str] = []
+
+    def record(phase, info) -> None:
+        if phase == "start":
+            threads.append(threading.current_thread().name)
+
+    gc.callbacks.append(record)
+    try:
+        label = QLabel()
+        label.cycle = label  # garbage only a collection can free
+        del label
+
+        kept: list = []  # alive until the end: freeing them would lower the counts again
+
+        def allocate() -> None:
+            for _ in range(200_000):
+                kept.append([[]])  # container objects: what drives the collector's counts
+
+        worker = threading.Thread(target=allocate, name="allocating-worker")
+        worker.start()
+        worker.join()
+        qtbot.waitUntil(lambda: bool(threads), timeout=5000)  # the GUI thread's timer collects
+    finally:
+        gc.callbacks.remove(record)
+    kept.clear()
+    assert "allocating-worker" not in threads
+    assert set(threads) == {threading.main_thread().name}
