@@ -15,7 +15,7 @@ All in one process, alternating rounds so machine noise hits every side alike:
    without channels_last.
 
     python benchmarks/train_throughput.py [--epochs 3] [--n 60000] [--threads 2] [--repeats 2]
-                                          [--quality-epochs 10] [--no-compile] [--quick]
+                                          [--quality-epochs 10] [--parts mlp,compile,quality,conv] [--quick]
 """
 
 from __future__ import annotations
@@ -65,6 +65,17 @@ def synthetic_images(n: int, seed: int = 0, size: int = 28) -> np.ndarray:
 
 def mark(ok: bool) -> str:
     return "✓" if ok else "✗"
+
+
+def alternate(sides: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Each side once per round, the order rotated every round, so a busy spell on this shared
+    machine does not always fall on the same side."""
+    rates: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            rates[name].append(sides[name]())
+    return rates
 
 
 # --- the baseline ------------------------------------------------------------------------
@@ -244,12 +255,13 @@ def mlp_section(images: np.ndarray, args: argparse.Namespace, default: str) -> t
     """Canonical loop, Trainer fp32 and Trainer default in alternating rounds; returns the
     canonical and default rates for the sections after it."""
     fp32_peak, bf16_peak = mm_peak(torch.float32), mm_peak(torch.bfloat16)
-    rates: dict[str, list[float]] = {"canonical": [], "fp32": [], "default": []}
-    for _ in range(args.repeats):
-        rates["canonical"].append(canonical_epochs(images, args.epochs))
-        rates["fp32"].append(run_ours(images, mlp_model(), args.epochs, args.threads, "fp32").samples_per_s)
-        rates["default"].append(run_ours(images, mlp_model(), args.epochs, args.threads, "auto").samples_per_s)
-    base, fp32, fast = (statistics.median(rates[k]) for k in ("canonical", "fp32", "default"))
+    sides: dict[str, Callable[[], float]] = {
+        "canonical": lambda: canonical_epochs(images, args.epochs),
+        "fp32": lambda: run_ours(images, mlp_model(), args.epochs, args.threads, "fp32").samples_per_s,
+        "default": lambda: run_ours(images, mlp_model(), args.epochs, args.threads, "auto").samples_per_s,
+    }
+    rates = alternate(sides, args.repeats)
+    base, fast = statistics.median(rates["canonical"]), statistics.median(rates["default"])
     fp32_ratio, fast_ratio = (
         statistics.median(a / b for a, b in zip(rates[k], rates["canonical"])) for k in ("fp32", "default")
     )
@@ -257,16 +269,19 @@ def mlp_section(images: np.ndarray, args: argparse.Namespace, default: str) -> t
     fp32_peak, bf16_peak = max(fp32_peak, mm_peak(torch.float32)), max(bf16_peak, mm_peak(torch.bfloat16))
     print(f"peak torch.mm 1024³ (best before/after): fp32 {fp32_peak:,.0f} GFLOP/s, bf16 {bf16_peak:,.0f} GFLOP/s")
 
-    def line(name: str, rate: float) -> str:
+    def line(name: str, key: str) -> str:
+        rate = statistics.median(rates[key])
         gflops = rate * MLP_TRAIN_FLOPS / 1e9
+        rounds = " ".join(f"{r / 1000:.1f}k" for r in rates[key])
         return (f"{name:34s}: {rate:9,.0f} samples/s  {gflops:6.1f} GFLOP/s of matmuls "
-                f"= {gflops / fp32_peak:4.0%} of the fp32 peak, {gflops / bf16_peak:4.0%} of the bf16 peak")
+                f"= {gflops / fp32_peak:4.0%} of the fp32 peak, {gflops / bf16_peak:4.0%} of the bf16 peak "
+                f"(rounds: {rounds})")
 
     print(f"\nMLP VAE 784-400-20, {args.n:,} images 28x28, batch {BATCH}, {args.epochs} epochs, "
           f"medians of {args.repeats} alternating rounds (ratios: medians of each round's ratio)")
-    print(line("canonical DataLoader loop (fp32)", base))
-    print(line("Trainer, fp32", fp32))
-    print(line(f"Trainer, default ({default})", fast))
+    print(line("canonical DataLoader loop (fp32)", "canonical"))
+    print(line("Trainer, fp32", "fp32"))
+    print(line(f"Trainer, default ({default})", "default"))
     print(f"  {mark(fp32_ratio >= TARGET_FP32)} Trainer fp32 / canonical     {fp32_ratio:5.2f}x "
           f"(target ≥ {TARGET_FP32:.2f}x)")
     print(f"  {mark(fast_ratio >= TARGET_FAST)} Trainer default / canonical  {fast_ratio:5.2f}x "
@@ -304,13 +319,13 @@ def quality_section(images: np.ndarray, args: argparse.Namespace, default: str) 
 
 def conv_section(args: argparse.Namespace, default: str, size: int = 32, epochs: int = 2) -> None:
     images = synthetic_images(args.conv_n, seed=2, size=size)
-    rates: dict[str, list[float]] = {"plain": [], "default": [], "channels_last": []}
-    for _ in range(args.repeats):
-        rates["plain"].append(plain_conv_epochs(images, conv_model(size), epochs))
-        rates["default"].append(run_ours(images, conv_model(size), epochs, args.threads, "auto").samples_per_s)
-        rates["channels_last"].append(
-            run_ours(images, conv_model(size), epochs, args.threads, "auto", prepare=channels_last).samples_per_s
-        )
+    rates = alternate({
+        "plain": lambda: plain_conv_epochs(images, conv_model(size), epochs),
+        "default": lambda: run_ours(images, conv_model(size), epochs, args.threads, "auto").samples_per_s,
+        "channels_last": lambda: run_ours(
+            images, conv_model(size), epochs, args.threads, "auto", prepare=channels_last
+        ).samples_per_s,
+    }, args.repeats)
     plain, ours, nhwc = (statistics.median(rates[k]) for k in ("plain", "default", "channels_last"))
     ours_ratio, nhwc_ratio, layout_ratio = (
         statistics.median(a / b for a, b in zip(rates[x], rates[y]))
@@ -333,21 +348,28 @@ def main() -> None:
     parser.add_argument("--quality-epochs", type=int, default=10)
     parser.add_argument("--quality-n", type=int, help="items for the quality check (default: --n)")
     parser.add_argument("--conv-n", type=int, default=12_800, help="32×32 items for the conv VAE")
-    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (about a minute)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: small sets, one round")
+    parser.add_argument(
+        "--parts", default="mlp,compile,quality,conv",
+        help="comma-separated parts to run (default all; compile takes about a minute)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small sets, one round (its figures are not the targets')")
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeats, args.quality_n, args.conv_n, args.quality_epochs = 6_000, 1, 3_000, 1_500, 3
     torch.set_num_threads(args.threads)
     default = resolve_precision("auto", torch.device("cpu"))
     print(f"torch {torch.__version__}, {cpu_name()}, {args.threads} threads; default precision here: {default}")
+    parts = set(args.parts.split(","))
     images = synthetic_images(args.n)
-    base, fast = mlp_section(images, args, default)
-    if not args.no_compile:
-        compile_section(images, args, base, fast)
-    quality_n = args.quality_n or args.n
-    quality_section(images if quality_n == args.n else synthetic_images(quality_n), args, default)
-    conv_section(args, default)
+    if parts & {"mlp", "compile"}:
+        base, fast = mlp_section(images, args, default)
+        if "compile" in parts:
+            compile_section(images, args, base, fast)
+    if "quality" in parts:
+        quality_n = args.quality_n or args.n
+        quality_section(images if quality_n == args.n else synthetic_images(quality_n), args, default)
+    if "conv" in parts:
+        conv_section(args, default)
 
 
 if __name__ == "__main__":
