@@ -349,8 +349,8 @@ def main() -> None:
     parser.add_argument("--quality-n", type=int, help="items for the quality check (default: --n)")
     parser.add_argument("--conv-n", type=int, default=12_800, help="32×32 items for the conv VAE")
     parser.add_argument(
-        "--parts", default="mlp,compile,quality,conv",
-        help="comma-separated parts to run (default all; compile takes about a minute)",
+        "--parts", help="comma-separated parts to run: mlp, compile, quality, conv (default all; "
+        "--quick leaves out compile, which takes about a minute)",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sets, one round (its figures are not the targets')")
     args = parser.parse_args()
@@ -359,7 +359,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     default = resolve_precision("auto", torch.device("cpu"))
     print(f"torch {torch.__version__}, {cpu_name()}, {args.threads} threads; default precision here: {default}")
-    parts = set(args.parts.split(","))
+    parts = set((args.parts or ("mlp,quality,conv" if args.quick else "mlp,compile,quality,conv")).split(","))
     images = synthetic_images(args.n)
     if parts & {"mlp", "compile"}:
         base, fast = mlp_section(images, args, default)
