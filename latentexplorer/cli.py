@@ -213,6 +213,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, interrupt)
+    fitted = False
     try:
         trainer = prepare_training(
             config, out, resume=args.resume, overwrite=args.overwrite,
@@ -230,11 +231,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = trainer.fit()
         except NonFiniteLoss as exc:
             raise UserError(str(exc)) from None
+        fitted = True
     finally:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
-        shutdown_distributed(dist)
+        shutdown_distributed(dist, together=fitted)
     if dist.is_main:
         print(f"{result.status}: {result.message}; run folder {out}")
     return 0 if result.status != "diverged" else 1

@@ -69,6 +69,11 @@ def init_distributed(device: str = "auto") -> DistContext:
     return DistContext(rank, world, local, torch.device("cuda", local) if use_cuda else torch.device("cpu"))
 
 
-def shutdown_distributed(context: DistContext) -> None:
+def shutdown_distributed(context: DistContext, together: bool = True) -> None:
+    """Leave the group together: a rank that tore gloo down while the other still talked to
+    it aborted at exit ("terminate called without an active exception"). After a failure
+    (`together=False`) the other rank may be gone, so there is no barrier to wait at."""
     if context.world_size > 1 and torch_dist.is_initialized():
+        if together:
+            torch_dist.barrier()
         torch_dist.destroy_process_group()
