@@ -78,8 +78,9 @@ def rasterise(x: np.ndarray, y: np.ndarray, weights: list[np.ndarray], width: in
     # Work only on the rows and columns the points reach. In these padded coordinates a
     # point at p paints device pixels p - 2r … p; the spread's output pixel j (device x0 + j)
     # reads planes x0 + j … x0 + j + 2r.
-    x0, x1 = max(int(px[inside].min()) - 2 * r, 0), min(int(px[inside].max()) + 2 * r + 1, wp)
-    y0, y1 = max(int(py[inside].min()) - 2 * r, 0), min(int(py[inside].max()) + 2 * r + 1, hp)
+    shown_x, shown_y = px[inside], py[inside]
+    x0, x1 = max(int(shown_x.min()) - 2 * r, 0), min(int(shown_x.max()) + 2 * r + 1, wp)
+    y0, y1 = max(int(shown_y.min()) - 2 * r, 0), min(int(shown_y.max()) + 2 * r + 1, hp)
     bw, bh = x1 - x0, y1 - y0
     size = bw * bh  # < 2**31: a screen's pixels
     flat = (py - y0) * bw + (px - x0)
@@ -163,7 +164,7 @@ class PointCloudItem(pg.GraphicsObject):
         return float(_RADIUS + 1)
 
     def boundingRect(self) -> QRectF:
-        if self._bounds.isNull() and len(self.xy) == 0:
+        if len(self.xy) == 0:
             return QRectF()
         px, py = self.pixelWidth() or 0.0, self.pixelHeight() or 0.0
         pad = _RADIUS + 2

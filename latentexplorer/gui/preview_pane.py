@@ -66,6 +66,7 @@ class DecoderPreview(QWidget):
         self.shown: dict[str, np.ndarray] = {}
         self.preview = None
         self.neighbours = np.zeros(0, np.int64)  # items on the neighbour buttons
+        self._used: set[int] = set()  # tiles the preview being shown has filled
         self.title = QLabel("Click a point to see it decoded; click empty space to decode that place; "
                             "drag from a point to interpolate.")
         self.title.setWordWrap(True)
@@ -143,7 +144,7 @@ class DecoderPreview(QWidget):
         """Show a preview. Tiles it reuses stay shown (hiding and showing them again would
         lay the pane out anew on every click)."""
         self.preview = preview
-        self._used: set[int] = set()
+        self._used = set()
         if isinstance(preview, InterpolationPreview):
             self._show_interpolation(preview)
             return

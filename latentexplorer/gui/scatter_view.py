@@ -52,7 +52,7 @@ class ExplorerViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._view.clicked(self.mapToView(ev.pos()), ev.modifiers())
+            self._view.clicked(self.mapToView(ev.pos()))
         else:
             super().mouseClickEvent(ev)
 
@@ -274,7 +274,7 @@ class LatentScatter(QWidget):
                     self.session.select(self._pressed)
         return False
 
-    def clicked(self, pos: QPointF, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    def clicked(self, pos: QPointF) -> None:
         index = self.pick(pos)
         if index >= 0:
             if index != self._pressed:  # not already selected at the press

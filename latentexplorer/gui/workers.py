@@ -6,6 +6,7 @@ quit() + wait(), never terminate().
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,16 +106,15 @@ class EncodeWorker(QObject):
         from latentexplorer.analysis.evaluation import encode_all
 
         use_worker_threads()
-        last = [0.0]
+        last = 0.0
 
         def report(done: int, total: int) -> None:
-            import time
-
+            nonlocal last
             if self.cancel.is_set():
                 raise InterruptedError
             now = time.perf_counter()
-            if now - last[0] > 0.1 or done == total:  # a few updates a second, not per batch
-                last[0] = now
+            if now - last > 0.1 or done == total:  # a few updates a second, not per batch
+                last = now
                 self.progress.emit(done, total)
 
         try:
