@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
 from latentexplorer.analysis.metrics import iwae_bound, log_weights
@@ -109,6 +110,32 @@ def test_gaussian_likelihood_matches_torch_normal():
     x, mean = torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
     expected = Normal(mean, 0.3).log_prob(x).flatten(1).sum(-1)
     torch.testing.assert_close(model.log_likelihood(x, mean), expected)
+
+
+def test_bernoulli_likelihood_and_its_gradient_match_torch():
+    """The hand-written Bernoulli NLL against torch's BCE with logits, extreme logits and
+    grey pixels included, and against torch.distributions, in value and gradient."""
+    from torch.distributions import Bernoulli as TorchBernoulli
+
+    model = VAE(ModelConfig(image_shape=(1, 4, 4)))
+    torch.manual_seed(3)
+    logits = torch.cat([torch.randn(2, 1, 4, 4) * 5, torch.full((1, 1, 4, 4), 60.0), torch.full((1, 1, 4, 4), -60.0)])
+    x = torch.rand(4, 1, 4, 4)
+    x[:2] = x[:2].round()
+    ours_logits = logits.clone().requires_grad_()
+    ref_logits = logits.clone().requires_grad_()
+    ours = model.log_likelihood(x, ours_logits)
+    reference = -F.binary_cross_entropy_with_logits(ref_logits, x, reduction="none").flatten(1).sum(-1)
+    torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-6)
+    binary = TorchBernoulli(logits=logits[:2]).log_prob(x[:2]).flatten(1).sum(-1)
+    torch.testing.assert_close(ours[:2], binary, atol=1e-4, rtol=1e-6)
+    weights = torch.randn(4)
+    (ours * weights).sum().backward()
+    (reference * weights).sum().backward()
+    torch.testing.assert_close(ours_logits.grad, ref_logits.grad)
+    assert torch.autograd.gradcheck(
+        lambda params: model.log_likelihood(x.double()[:2], params), logits[:2].double().requires_grad_()
+    )
 
 
 def test_learned_sigma_is_a_parameter():
