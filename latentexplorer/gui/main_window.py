@@ -74,11 +74,22 @@ class ExplorerControls(QWidget):
         self.prior.setToolTip("Decode 6 samples z ~ N(0, I) and mark them on the scatter")
         self.manifold = QPushButton("Manifold…")
         self.manifold.setToolTip("Decode a grid through the inverse Gaussian CDF (2-D latents)")
+        self.sampled = QCheckBox("points at sampled z")
+        self.sampled.setToolTip("Place each item at one draw z = μ + σ·ε of its posterior q(z|x) "
+                                "instead of at μ: a VAE's encoder is stochastic, an autoencoder's is not")
+        self.redraw = QPushButton("Redraw ε")
+        self.redraw.setToolTip("Draw new ε ~ N(0, I) for every item")
+        self.redraw.setEnabled(False)
+        self.draw = QPushButton("Draw…")
+        self.draw.setToolTip("Draw your own input (or drop an image) and see where the model puts it")
+        self.directions = QPushButton("Attribute vector…")
+        self.directions.setToolTip("A direction between the mean codes of two groups, applied to the selected item")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         rows = (
             (QLabel("View"), self.projection, self.dim_x, self.dim_y, QLabel("Colour"), self.colour),
             (QLabel("Mixture"), self.k, self.auto_k, self.ellipses, self.bic, self.prior, self.manifold),
+            (QLabel("Posterior"), self.sampled, self.redraw, self.draw, self.directions),
         )
         for widgets in rows:
             row = QHBoxLayout()
@@ -94,6 +105,8 @@ class ExplorerControls(QWidget):
         self.k.valueChanged.connect(self._k_changed)
         self.auto_k.toggled.connect(self._k_changed)
         self.ellipses.toggled.connect(self._ellipses_changed)
+        self.sampled.toggled.connect(self._placement_changed)
+        self.redraw.clicked.connect(lambda: session.set_placement("sample", redraw=True))
         session.runChanged.connect(self.sync)
         session.mixtureChanged.connect(self._mixture_changed)
 
@@ -122,6 +135,11 @@ class ExplorerControls(QWidget):
         self.auto_k.setChecked(s.state.auto_k)
         self._update_dims_enabled()
         self.manifold.setEnabled(d == 2 and s.run is not None and s.run.config.model.is_variational)
+        self.sampled.blockSignals(True)
+        self.sampled.setChecked(s.state.placement == "sample")
+        self.sampled.setEnabled(s.variational)
+        self.sampled.blockSignals(False)
+        self.redraw.setEnabled(s.variational and s.state.placement == "sample")
         for w in widgets:
             w.blockSignals(False)
 
@@ -147,6 +165,10 @@ class ExplorerControls(QWidget):
         if auto == self.session.state.auto_k and self.k.value() == self.session.state.k:
             return
         self.session.set_k(None if auto else self.k.value())
+
+    def _placement_changed(self, sampled: bool) -> None:
+        self.redraw.setEnabled(sampled)
+        self.session.set_placement("sample" if sampled else "mu")
 
     def _mixture_changed(self) -> None:
         self.k.blockSignals(True)
@@ -215,6 +237,10 @@ class MainWindow(QMainWindow):
         self.controls.bic.clicked.connect(self.show_bic)
         self.controls.prior.clicked.connect(lambda: self.session.sample_prior(6))
         self.controls.manifold.clicked.connect(self.show_manifold)
+        self.controls.draw.clicked.connect(self.show_drawing_pad)
+        self.controls.directions.clicked.connect(self.show_attribute_vectors)
+        self.drawing_pad = None
+        self.attribute_vectors = None
         self._run_changed()
         self.session.announce()  # a session opened before the window was built
 
@@ -254,6 +280,10 @@ class MainWindow(QMainWindow):
         self.traversal_action = a("&Traversal grid…", self.sliders.show_traversal, None,
                                   "Sweep each active dimension (the β-VAE figure)")
         self.bic_action = a("&BIC curve…", self.show_bic, None, "BIC of the mixture for K = 1…15")
+        self.draw_action = a("&Draw your own input…", self.show_drawing_pad, "Ctrl+D",
+                             "Draw an image or drop a file; it is encoded live")
+        self.directions_action = a("&Attribute vectors…", self.show_attribute_vectors, None,
+                                   "A direction between two groups' mean codes, applied to the selection")
         self.about_action = a("&About LatentExplorer", self.about, None, "Version and licence")
 
     def create_menus(self) -> None:
@@ -271,7 +301,8 @@ class MainWindow(QMainWindow):
         edit.addAction(self.copy_action)
         edit.addAction(self.clear_action)
         view = bar.addMenu("&View")
-        for action in (self.prior_action, self.manifold_action, self.traversal_action, self.bic_action):
+        for action in (self.prior_action, self.manifold_action, self.traversal_action, self.bic_action,
+                       self.draw_action, self.directions_action):
             view.addAction(action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
@@ -337,7 +368,8 @@ class MainWindow(QMainWindow):
         else:
             self.setWindowTitle("LatentExplorer")
         for action in (self.export_codes_action, self.export_scatter_action, self.prior_action,
-                       self.traversal_action, self.bic_action, self.open_data_action):
+                       self.traversal_action, self.bic_action, self.open_data_action, self.draw_action,
+                       self.directions_action):
             action.setEnabled(s.has_run)
         self.manifold_action.setEnabled(s.has_run and s.latent_dim == 2 and s.run.config.model.is_variational)
         self._update_status()
@@ -397,6 +429,26 @@ class MainWindow(QMainWindow):
             "Decodes of a 15×15 grid of z placed through the inverse Gaussian CDF: every cell holds "
             "the same prior probability mass (Kingma & Welling 2014, Fig. 4).", self,
         )
+
+    def show_drawing_pad(self) -> None:
+        from latentexplorer.gui.drawing_pad import DrawingPad
+
+        if not self.session.has_run:
+            return
+        if self.drawing_pad is None:
+            self.drawing_pad = DrawingPad(self.session, self)
+        self.drawing_pad.show()
+        self.drawing_pad.raise_()
+
+    def show_attribute_vectors(self) -> None:
+        from latentexplorer.gui.directions_panel import AttributeVectors
+
+        if not self.session.has_run:
+            return
+        if self.attribute_vectors is None:
+            self.attribute_vectors = AttributeVectors(self.session, self)
+        self.attribute_vectors.show()
+        self.attribute_vectors.raise_()
 
     def copy_preview(self) -> None:
         image = self.preview.current_image()

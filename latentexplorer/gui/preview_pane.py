@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.gui import images as im
 from latentexplorer.gui.session import (
+    DrawingPreview,
     InterpolationPreview,
     LocationPreview,
     PointPreview,
@@ -167,6 +168,8 @@ class DecoderPreview(QWidget):
             self._show_point(preview)
         elif isinstance(preview, LocationPreview):
             self._show_location(preview)
+        elif isinstance(preview, DrawingPreview):
+            self._show_drawing(preview)
         elif isinstance(preview, SamplesPreview):
             self.title.setText(preview.title)
             for i, image in enumerate(preview.images[: len(self.tiles)]):
@@ -196,6 +199,27 @@ class DecoderPreview(QWidget):
         # The neighbours (a search over all codes) come one event-loop pass later, after the
         # reconstruction has been painted: a click shows its point at once.
         QTimer.singleShot(0, lambda: self._show_neighbours(p))
+
+    def _show_drawing(self, p: DrawingPreview) -> None:
+        self.title.setText("Your input, as the model reads it")
+        self._tile(0, "drawing", p.image, "your input x")
+        self._tile(1, "reconstruction", p.reconstruction, "reconstruction\ndecode(μ)")
+        variational = self.session.run.config.model.is_variational
+        if variational:
+            for i, sample in enumerate(p.samples[:4]):
+                self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
+        lines = [f"μ = {_vector(p.mu)}"]
+        if variational:
+            lines.append(f"σ = {_vector(p.sigma)}")
+        labels = [label for label in p.nearest_labels if label]
+        if labels:
+            counts: dict[str, int] = {}
+            for label in labels:
+                counts[label] = counts.get(label, 0) + 1
+            common = max(counts, key=counts.get)
+            lines.append(f"its {len(labels)} nearest data codes are labelled {' '.join(labels)}: "
+                         f"the model places it among the {common}s")
+        self.info.setText("\n".join(lines))
 
     def _show_neighbours(self, p: PointPreview) -> None:
         if self.preview is not p or not self.session.has_run:

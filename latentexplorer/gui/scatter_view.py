@@ -6,16 +6,18 @@ screen pixels, over the slab of points whose x is near the cursor (x sorted once
 projection), so the renderer and the gestures are independent:
 click a point → select it; click empty space → decode there; press on a point and
 drag → interpolate (coalesced: at most one decode per event-loop pass); drag from
-empty space → pan, as usual.
+empty space → pan, as usual; Shift+drag → a box selection (a group for attribute vectors).
+The selected item's posterior q(z|x) is drawn as its 1σ and 2σ ellipses in the view.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QGraphicsRectItem,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
@@ -48,6 +50,7 @@ class ExplorerViewBox(pg.ViewBox):
         super().__init__()
         self._view = view
         self._dragging_point = False
+        self._boxing = False
 
     def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -59,6 +62,14 @@ class ExplorerViewBox(pg.ViewBox):
     def mouseDragEvent(self, ev, axis=None) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
             super().mouseDragEvent(ev, axis)
+            return
+        if ev.isStart():
+            self._boxing = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if self._boxing:
+            ev.accept()
+            self._view.box_dragged(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()), ev.isFinish())
+            if ev.isFinish():
+                self._boxing = False
             return
         if ev.isStart():
             start = self._view.pick(self.mapToView(ev.buttonDownPos()))
@@ -78,6 +89,7 @@ class LatentScatter(QWidget):
     """The scatter plot of μ with its legend; objectName `latentScatter`."""
 
     hovered = Signal(int)
+    box_selected = Signal(int)  # items in a box just made with Shift+drag (0: none, not kept)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,7 +119,17 @@ class LatentScatter(QWidget):
         self.prior_samples = PassiveScatter(
             size=13, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush(255, 255, 255, 220)
         )
-        for item in (self.highlight, self.path_line, self.path_frames, self.prior_samples, self.marker):
+        posterior_pen = pg.mkPen((200, 20, 60), width=2.5)
+        self.posterior_1s = pg.PlotCurveItem(pen=posterior_pen)
+        self.posterior_2s = pg.PlotCurveItem(pen=pg.mkPen((200, 20, 60), width=2, style=Qt.PenStyle.DashLine))
+        self.box = QGraphicsRectItem()
+        self.box.setPen(pg.mkPen((30, 90, 200), width=1.5, style=Qt.PenStyle.DashLine, cosmetic=True))
+        self.box.setBrush(pg.mkBrush(30, 90, 200, 40))
+        self.box.setZValue(20)
+        self.box.setVisible(False)
+        self.view_box.addItem(self.box, ignoreBounds=True)
+        for item in (self.highlight, self.path_line, self.path_frames, self.prior_samples, self.marker,
+                     self.posterior_1s, self.posterior_2s):
             item.setZValue(10)
             item.setVisible(False)
             self.plot.addItem(item)
@@ -139,6 +161,7 @@ class LatentScatter(QWidget):
         session.latentChanged.connect(self._show_marker)
         session.pathChanged.connect(self._show_path)
         session.samplesChanged.connect(self._show_samples)
+        session.posteriorChanged.connect(self._show_posterior)
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -230,6 +253,22 @@ class LatentScatter(QWidget):
         xy = np.zeros((0, 2)) if xy is None else xy
         self._overlay(self.path_line, xy[:, 0], xy[:, 1])
         self._overlay(self.path_frames, xy[:, 0], xy[:, 1])
+
+    def _show_posterior(self, shape) -> None:
+        """q(z|x) of the selected or drawn item: 1σ solid, 2σ dashed (hidden for an AE)."""
+        for item, polygon in ((self.posterior_1s, None if shape is None else shape.one_sigma),
+                              (self.posterior_2s, None if shape is None else shape.two_sigma)):
+            polygon = np.zeros((0, 2)) if polygon is None else polygon
+            self._overlay(item, polygon[:, 0], polygon[:, 1])
+
+    def box_dragged(self, start: QPointF, end: QPointF, finished: bool) -> None:
+        """Shift+drag: show the box; on release keep its items as a group."""
+        rect = QRectF(start, end).normalized()
+        self.box.setRect(rect)
+        self.box.setVisible(not finished)
+        if finished:
+            kept = self.session.add_box(np.array([start.x(), start.y()]), np.array([end.x(), end.y()]))
+            self.box_selected.emit(kept)
 
     def _show_samples(self, xy) -> None:
         xy = np.zeros((0, 2)) if xy is None else xy

@@ -84,6 +84,30 @@ class SamplesPreview:
 
 
 @dataclass(frozen=True)
+class DrawingPreview:
+    """An image the user drew or dropped, as the model reads it: its reconstruction, decodes
+    of z ~ q(z|x), and the labels of the data items whose codes are nearest to its μ."""
+
+    image: np.ndarray
+    reconstruction: np.ndarray
+    samples: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    nearest: np.ndarray
+    nearest_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PosteriorShape:
+    """q(z|x) of one code drawn in the current view: its μ and the 1σ and 2σ contours of
+    the posterior's covariance projected by the view (exact: the views are linear)."""
+
+    centre: np.ndarray
+    one_sigma: np.ndarray
+    two_sigma: np.ndarray
+
+
+@dataclass(frozen=True)
 class DimensionStats:
     order: np.ndarray
     kl: np.ndarray | None
@@ -106,6 +130,8 @@ class ExplorerState:
     path_method: str = "lerp"
     show_ellipses: bool = True
     hidden: set[int] = field(default_factory=set)
+    placement: str = "mu"  # "mu": points at E[z|x]; "sample": at one z ~ q(z|x) each
+    placement_seed: int = 0
 
 
 class Session(QObject):
@@ -121,6 +147,8 @@ class Session(QObject):
     samplesChanged = Signal(object)  # N×2 projected prior samples, or None
     busyChanged = Signal(bool, str)
     encodeProgress = Signal(int, int)  # items encoded, items in all (a large set, in a worker)
+    posteriorChanged = Signal(object)  # PosteriorShape of the selected or drawn item, or None
+    groupsChanged = Signal()  # a box selection was added or the groups were cleared
     errorOccurred = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -147,6 +175,8 @@ class Session(QObject):
         self._interp_start = -1
         self._worker = None
         self._generation = 0
+        self.boxes: list = []  # analysis.directions.Group per box selection on the scatter
+        self.drawing: DrawingPreview | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -247,6 +277,7 @@ class Session(QObject):
         self.mu, self.logvar = codes if codes is not None else encode_all(model, images)
         self.selected, self.z, self._interp_start = -1, None, -1
         self.mixture = self.kmeans = None
+        self.boxes, self.drawing = [], None
         self._generation += 1
         self.state.hidden = set()
         if self.latent_dim > 2:  # open on the two dimensions the codes use most
@@ -263,6 +294,8 @@ class Session(QObject):
         self.latentChanged.emit(None)
         self.pathChanged.emit(None)
         self.samplesChanged.emit(None)
+        self.posteriorChanged.emit(None)
+        self.groupsChanged.emit()
         if fit:
             self.refit()
         else:
@@ -297,11 +330,45 @@ class Session(QObject):
         self.samplesChanged.emit(None)
         if self.z is not None:
             self.latentChanged.emit(self.z)
+        self.posteriorChanged.emit(self.current_posterior())
+
+    def current_posterior(self) -> PosteriorShape | None:
+        """The posterior shape of the selected item, or of the drawing, in the current view."""
+        if self.selected >= 0:
+            return self.posterior_shape(self.mu[self.selected], self.logvar[self.selected])
+        if self.drawing is not None:
+            return self.posterior_shape(self.drawing.mu, 2.0 * np.log(np.maximum(self.drawing.sigma, 1e-30)))
+        return None
 
     def _project(self) -> None:
         dims = self.state.dims if self.latent_dim > 1 else (0, 0)
         self.projection = make_projection(self.state.projection, self.mu, dims)
-        self.xy = self.projection.transform(self.mu)
+        self.xy = self.projection.transform(self.placed_codes())
+
+    @property
+    def variational(self) -> bool:
+        return self.run is not None and self.run.config.model.is_variational
+
+    def placed_codes(self) -> np.ndarray:
+        """Where the scatter puts each item: at μ, or at one draw z = μ + σ·ε of q(z|x)
+        (seeded, so a redraw is a choice of the user, not of a repaint). An autoencoder's
+        posterior is a point, so its items stay where they are."""
+        if self.state.placement != "sample" or not self.variational:
+            return self.mu
+        rng = np.random.default_rng(self.state.placement_seed)
+        eps = rng.standard_normal(self.mu.shape, dtype=np.float32)
+        return self.mu + np.exp(0.5 * self.logvar) * eps
+
+    def set_placement(self, placement: str, redraw: bool = False) -> None:
+        """Points at μ ("mu") or at a sampled z ("sample"); `redraw` draws new ε."""
+        if placement not in ("mu", "sample"):
+            raise ValueError(f"placement is mu or sample, got {placement!r}")
+        self.state.placement = placement
+        if redraw:
+            self.state.placement_seed += 1
+        if self.has_run:
+            self.xy = self.projection.transform(self.placed_codes())
+            self.projectionChanged.emit()
 
     def to_latent(self, xy: np.ndarray) -> np.ndarray:
         """A 2-D location of the view → a full latent vector; the coordinates the view does
@@ -618,10 +685,22 @@ class Session(QObject):
         self.z = mu.astype(np.float64).copy()
         self.selectionChanged.emit(self.selected)
         self.latentChanged.emit(self.z)
+        self.posteriorChanged.emit(self.posterior_shape(mu, logvar))
         self.previewChanged.emit(preview)
+
+    def posterior_shape(self, mu: np.ndarray, logvar: np.ndarray) -> PosteriorShape | None:
+        """The posterior N(μ, diag σ²) in the current view; None for a point posterior (AE)."""
+        if not self.variational or self.projection is None:
+            return None
+        cov = np.diag(np.exp(np.asarray(logvar, np.float64)))
+        centre = self.projection.transform(np.asarray(mu, np.float64))
+        cov2 = self.projection.project_covariance(cov)
+        return PosteriorShape(centre, mix.ellipse(centre, cov2, 1.0), mix.ellipse(centre, cov2, 2.0))
 
     def clear_selection(self) -> None:
         self.selected, self.z = -1, None
+        self.drawing = None
+        self.posteriorChanged.emit(None)
         self.selectionChanged.emit(-1)
         self.latentChanged.emit(None)
         self.pathChanged.emit(None)
@@ -680,6 +759,62 @@ class Session(QObject):
 
     def set_path_method(self, method: str) -> None:
         self.state.path_method = method
+
+    @torch.no_grad()
+    def encode_image(self, image: np.ndarray) -> DrawingPreview | None:
+        """Encode an image from outside the dataset (drawn or dropped, C×H×W in [0, 1]):
+        the preview shows how the model reads it, the scatter its μ and posterior ellipse,
+        and the sliders start from its μ."""
+        if not self.has_run:
+            return None
+        shape = tuple(self.run.config.model.image_shape)
+        image = np.asarray(image, np.float32)
+        if image.shape != shape:
+            self._fail(f"the image is {image.shape}, the model reads {shape}")
+            return None
+        posterior = self.model.encode(torch.from_numpy(image)[None])
+        mu = posterior.mu[0].double().numpy()
+        logvar = posterior.logvar[0].double().numpy()
+        sigma = np.exp(0.5 * logvar) if self.variational else np.zeros_like(mu)
+        rng = np.random.default_rng(0)
+        samples_z = mu + sigma * rng.standard_normal((POSTERIOR_SAMPLES, len(mu)))
+        decoded = self.decode(np.vstack([mu[None], samples_z]))
+        nearest, _ = self.nearest(mu, NEIGHBOURS)
+        preview = DrawingPreview(
+            image=image, reconstruction=decoded[0], samples=decoded[1:], mu=mu, sigma=sigma,
+            nearest=nearest, nearest_labels=tuple(self.label_of(int(i)) for i in nearest),
+        )
+        self.selected, self.drawing = -1, preview
+        self.z = mu.copy()
+        self.selectionChanged.emit(-1)
+        self.latentChanged.emit(self.z)
+        self.posteriorChanged.emit(self.posterior_shape(mu, logvar))
+        self.previewChanged.emit(preview)
+        return preview
+
+    def add_box(self, corner_a: np.ndarray, corner_b: np.ndarray) -> int:
+        """Keep the visible items inside a box of the view as a group for attribute vectors;
+        returns how many it holds (an empty box is not kept)."""
+        from latentexplorer.analysis.directions import Group, box_members
+
+        if not self.has_run:
+            return 0
+        members = box_members(self.xy, np.asarray(corner_a, float), np.asarray(corner_b, float),
+                              self.visible() if self.state.hidden else None)
+        if len(members) == 0:
+            return 0
+        self.boxes.append(Group(f"box {len(self.boxes) + 1} ({len(members):,} items)", members))
+        self.groupsChanged.emit()
+        return len(members)
+
+    def groups(self) -> list:
+        """Every group an attribute vector can be drawn between: label classes, factor
+        values, and the box selections made on the scatter."""
+        from latentexplorer.analysis.directions import factor_groups, label_groups
+
+        if not self.has_run:
+            return []
+        return [*label_groups(self.images), *factor_groups(self.images), *self.boxes]
 
     def sample_prior(self, n: int = 16, seed: int | None = None) -> None:
         """Decode z ~ N(0, I) and mark the samples on the scatter."""
@@ -788,6 +923,6 @@ def fit_mixtures(codes: np.ndarray, k: int, auto_k: bool) -> tuple:
 
 
 __all__ = [
-    "COLOUR_MODES", "InterpolationPreview", "LocationPreview", "PointPreview", "SamplesPreview",
-    "Session", "fit_mixtures",
+    "COLOUR_MODES", "DrawingPreview", "InterpolationPreview", "LocationPreview", "PointPreview",
+    "PosteriorShape", "SamplesPreview", "Session", "fit_mixtures",
 ]
