@@ -5,7 +5,12 @@ from __future__ import annotations
 from latentexplorer.config import ModelConfig
 from latentexplorer.models.autoencoder import Autoencoder
 from latentexplorer.models.base import LatentModel, LossTerms, Posterior, prior_log_prob
-from latentexplorer.models.linear import LINEAR_MODELS, FactorAnalysisModel, PCAModel, fit_linear_model
+from latentexplorer.models.linear import (
+    LINEAR_MODELS,
+    FactorAnalysisModel,
+    PCAModel,
+    fit_linear_model,
+)
 from latentexplorer.models.vae import VAE
 
 __all__ = [
