@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentexplorer.checkpoint import is_run_folder
 from latentexplorer.config import ModelConfig, RunConfig
 from latentexplorer.gui.training_form import default_runs_folder
 from latentexplorer.gui.workers import BackgroundTask
@@ -105,6 +106,9 @@ class LinearFitAction(QObject):
 
         s = self.session
         if self.task is not None or not s.has_run:
+            return
+        if is_run_folder(out):
+            s.errorOccurred.emit(f"{out} already holds a run; choose another folder")
             return
         try:
             config = RunConfig(
