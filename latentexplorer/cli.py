@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--full-grid", action="store_true", help="sprites: the full grid of 737,280 images")
     data.add_argument("--val-fraction", type=float, help="share held out for validation (default 0.1)")
     model = train.add_argument_group("model")
-    model.add_argument("--model", choices=MODEL_KINDS, help="ae, vae or betavae (default: vae)")
+    model.add_argument("--model", choices=MODEL_KINDS, help="ae, vae, betavae, or the linear pca, fa (default: vae)")
     model.add_argument("--arch", choices=ARCHITECTURES, help="network (auto: conv from 16 px up)")
     model.add_argument("--latent-dim", type=int, help="latent dimensions, 1..128 (default 2)")
     model.add_argument("--hidden", type=_int_list, help="MLP widths, e.g. 512,256")
@@ -183,6 +183,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.resume:
             raise UserError("--resume needs --out RUN_FOLDER")
         out = Path("runs") / f"{config.data.name}-{config.model.kind}"
+    if config is not None and config.model.is_linear:
+        return cmd_fit_linear(config, out, args)
     dist = init_distributed(args.device or "auto")
     cancel = threading.Event()
     bar: tqdm | None = None
@@ -240,6 +242,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if dist.is_main:
         print(f"{result.status}: {result.message}; run folder {out}")
     return 0 if result.status != "diverged" else 1
+
+
+def cmd_fit_linear(config, out: Path, args: argparse.Namespace) -> int:
+    """PCA / factor analysis: one closed-form fit instead of epochs, into a normal run folder."""
+    from latentexplorer.models.linear import LINEAR_MODELS
+    from latentexplorer.training.linear_fit import fit_linear_run
+
+    fit = fit_linear_run(config, out, overwrite=args.overwrite)
+    model = fit.model
+    print(f"fitted {LINEAR_MODELS[config.model.kind].__name__} ({config.model.latent_dim}-d) on "
+          f"{config.data.name}: {model.summary()}; val reconstruction "
+          f"{-fit.row.get('val_recon', float('nan')):.3f} nats; run folder {out}")
+    return 0
 
 
 # --- evaluate / encode ---------------------------------------------------------------------

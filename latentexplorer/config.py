@@ -16,7 +16,9 @@ from latentexplorer.errors import ConfigError
 FORMAT_VERSION = 1
 """Version of the run-folder format; a newer one is refused with a clear message."""
 
-MODEL_KINDS = ("ae", "vae", "betavae")
+MODEL_KINDS = ("ae", "vae", "betavae", "pca", "fa")
+LINEAR_KINDS = ("pca", "fa")
+"""Linear latent models fitted in closed form by scikit-learn rather than trained by epochs."""
 ARCHITECTURES = ("auto", "mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -79,7 +81,12 @@ class ModelConfig:
 
     @property
     def is_variational(self) -> bool:
-        return self.kind != "ae"
+        """A posterior with variance (VAEs, factor analysis); AE and PCA codes are points."""
+        return self.kind not in ("ae", "pca")
+
+    @property
+    def is_linear(self) -> bool:
+        return self.kind in LINEAR_KINDS
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
 
 from latentexplorer import __version__
 from latentexplorer.gui import images as im
+from latentexplorer.gui.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
+from latentexplorer.gui.linear_fit_action import LinearFitAction
 from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
 from latentexplorer.gui.session import Session
@@ -214,6 +216,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Explorer")
         self.training = TrainingTab(self.session)
         self.tabs.addTab(self.training, "Training")
+        self.compare = CompareTab(self.session)
+        self.tabs.addTab(self.compare, "Compare")
         self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.status.setObjectName("statusText")
@@ -285,6 +289,7 @@ class MainWindow(QMainWindow):
         self.directions_action = a("&Attribute vectors…", self.show_attribute_vectors, None,
                                    "A direction between two groups' mean codes, applied to the selection")
         self.about_action = a("&About LatentExplorer", self.about, None, "Version and licence")
+        self.linear_fit = LinearFitAction(self)
 
     def create_menus(self) -> None:
         bar = self.menuBar()
@@ -292,6 +297,7 @@ class MainWindow(QMainWindow):
         file.addAction(self.open_action)
         self.recent_menu = file.addMenu("Open &recent")
         file.addAction(self.open_data_action)
+        file.addAction(self.linear_fit.action)
         file.addSeparator()
         for action in (self.export_codes_action, self.export_scatter_action, self.export_preview_action):
             file.addAction(action)
@@ -504,6 +510,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.shutdown()
+        self.compare.shutdown()
+        self.linear_fit.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.shutdown()
         super().closeEvent(event)

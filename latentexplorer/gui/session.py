@@ -880,9 +880,12 @@ class Session(QObject):
         if not self.has_run:
             return "no run open"
         cfg = self.run.config.model
-        kind = {"ae": "autoencoder", "vae": "VAE", "betavae": f"β-VAE (β = {cfg.beta:g})"}[cfg.kind]
+        kind = {"ae": "autoencoder", "vae": "VAE", "betavae": f"β-VAE (β = {cfg.beta:g})",
+                "pca": "PCA", "fa": "factor analysis"}[cfg.kind]
         if cfg.kind == "vae" and cfg.beta != 1:
             kind = f"VAE (β = {cfg.beta:g})"
+        if cfg.is_linear:
+            kind += f": {self.model.summary()}"
         projection = " × ".join(p for p in self.projection.labels if p)
         if self.run.state.get("training"):
             kind += f" in training (epoch {self.run.state.get('epoch', 0)})"

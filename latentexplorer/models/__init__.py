@@ -5,14 +5,23 @@ from __future__ import annotations
 from latentexplorer.config import ModelConfig
 from latentexplorer.models.autoencoder import Autoencoder
 from latentexplorer.models.base import LatentModel, LossTerms, Posterior, prior_log_prob
+from latentexplorer.models.linear import (
+    LINEAR_MODELS,
+    FactorAnalysisModel,
+    PCAModel,
+    fit_linear_model,
+)
 from latentexplorer.models.vae import VAE
 
 __all__ = [
-    "Autoencoder", "LatentModel", "LossTerms", "ModelConfig", "Posterior", "VAE", "build_model",
-    "prior_log_prob",
+    "Autoencoder", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "PCAModel",
+    "Posterior", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
 ]
 
 
 def build_model(config: ModelConfig) -> LatentModel:
-    """The model a config describes, freshly initialised."""
+    """The model a config describes, freshly initialised (a linear model's buffers are filled
+    by fitting or by loading its weights)."""
+    if config.kind in LINEAR_MODELS:
+        return LINEAR_MODELS[config.kind](config)
     return Autoencoder(config) if config.kind == "ae" else VAE(config)

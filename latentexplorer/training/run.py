@@ -61,6 +61,11 @@ def prepare_training(
         raise DataError("a configuration is needed to start a new run")
     elif epochs is not None:
         config = replace(config, train=replace(config.train, epochs=epochs))
+    if config.model.is_linear:
+        raise DataError(
+            f"a {config.model.kind.upper()} run is fitted in closed form, not trained by epochs: "
+            "fit it again (`latentexplorer train --model pca|fa --overwrite`)"
+        )
     train_set, val_set = split_data(config, images)
     if resume:
         if train_set.image_shape != config.model.image_shape:
