@@ -689,10 +689,15 @@ class Session(QObject):
         self.previewChanged.emit(preview)
 
     def posterior_shape(self, mu: np.ndarray, logvar: np.ndarray) -> PosteriorShape | None:
-        """The posterior N(μ, diag σ²) in the current view; None for a point posterior (AE)."""
+        """The posterior N(μ, diag σ²) in the current view (factor analysis: N(μ, Σ) with its full
+        covariance shared by all items); None for a point posterior (AE, PCA)."""
         if not self.variational or self.projection is None:
             return None
-        cov = np.diag(np.exp(np.asarray(logvar, np.float64)))
+        shared = getattr(self.model, "posterior_covariance", None)  # factor analysis: full, shared
+        if callable(shared):
+            cov = shared().detach().double().numpy()
+        else:
+            cov = np.diag(np.exp(np.asarray(logvar, np.float64)))
         centre = self.projection.transform(np.asarray(mu, np.float64))
         cov2 = self.projection.project_covariance(cov)
         return PosteriorShape(centre, mix.ellipse(centre, cov2, 1.0), mix.ellipse(centre, cov2, 2.0))

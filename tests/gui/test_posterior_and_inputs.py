@@ -211,3 +211,26 @@ def test_a_shift_drag_box_on_the_scatter_becomes_a_group(window, qtbot):
     names = [g.name for g in session.groups()]
     assert names[: len(label_groups(session.images))] == [f"label {k}" for k in range(10)]
     assert names[-1].startswith("box 1")
+
+
+def test_a_factor_analysis_posterior_is_drawn_through_the_view_as_a_sigma_a_transposed(window, qtbot, tmp_path):
+    from latentexplorer.config import DataConfig, ModelConfig, RunConfig
+    from latentexplorer.training.linear_fit import fit_linear_run
+
+    session = window.session
+    config = RunConfig(model=ModelConfig(kind="fa", image_shape=(1, 8, 8), latent_dim=3),
+                       data=DataConfig(name="digits"))
+    fit_linear_run(config, tmp_path / "fa", images=session.images)
+    with qtbot.waitSignal(session.runChanged, timeout=20_000):
+        assert window.open_run(tmp_path / "fa")
+    window.controls.projection.setCurrentIndex(window.controls.projection.findData("pca"))
+    assert session.projection.kind == "pca"
+    session.select(5)
+    sigma = session.model.posterior_covariance().double().numpy()
+    expected = session.projection.project_covariance(sigma)
+    one = polygon_of(window.scatter.posterior_1s)[:-1]
+    centre = one.mean(0)
+    np.testing.assert_allclose(centre, session.projection.transform(session.mu[5].astype(np.float64)), atol=1e-6)
+    # points evenly spaced in angle on the 1σ contour: their covariance is half the Gaussian's
+    spread = np.cov((one - centre).T, bias=True) * 2
+    np.testing.assert_allclose(spread, expected, rtol=1e-6, atol=1e-9)
