@@ -198,3 +198,17 @@ def test_criteria_of_many_points_use_a_seeded_subset():
     np.testing.assert_array_equal(criteria.bic, again.bic)
     with pytest.raises(ValueError, match="none of K"):
         information_criteria(x[:2], [5, 6])
+
+
+def test_the_clustering_core_never_imports_qt():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import latentexplorer.analysis.clustering_steps, latentexplorer.analysis.cluster_quality\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer import __version__
 from latentexplorer.gui import images as im
+from latentexplorer.gui.clustering_tab import ClusteringTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
 from latentexplorer.gui.preview_pane import DecoderPreview
@@ -192,6 +193,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Explorer")
         self.training = TrainingTab(self.session)
         self.tabs.addTab(self.training, "Training")
+        self.clustering = ClusteringTab(self.session)
+        self.tabs.addTab(self.clustering, "Clustering")
         self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.status.setObjectName("statusText")
@@ -452,6 +455,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.shutdown()
+        self.clustering.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.shutdown()
         super().closeEvent(event)
