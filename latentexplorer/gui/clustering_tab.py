@@ -39,7 +39,7 @@ from latentexplorer.gui.workers import BackgroundTask
 MAX_POINTS = 20_000  # points the iteration runs on at most (a seeded random subset beyond)
 CRITERIA_KS = range(1, 16)
 PLAY_INTERVAL_MS = 250  # four iterations a second: slow enough to follow each one
-RUN_SLICE_S = 0.04  # "Run to convergence" steps this long per event-loop pass, then draws
+RUN_SLICE_S = 0.025  # "Run to convergence" steps this long per event-loop pass, then draws
 METHODS = {"kmeans": "k-means (hard)", "em": "Gaussian mixture by EM (soft)"}
 GREY = np.array([150, 150, 150, 255], np.uint8)
 
@@ -113,6 +113,7 @@ class ClusteringTab(QWidget):
             controls.addWidget(w)
         controls.addStretch(1)
         status = QHBoxLayout()
+        status.setSpacing(24)
         for w in (self.iteration_label, self.scores_label):
             status.addWidget(w)
         status.addStretch(1)

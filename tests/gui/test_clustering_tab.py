@@ -176,3 +176,12 @@ def test_too_many_clusters_is_a_clear_message_and_keeps_the_view(window, qtbot, 
     assert "cannot make 13 clusters of 12 points" in blocker.args[0]
     assert not tab.step_button.isEnabled()
     assert len(tab.cloud.xy) == 12  # the points are still shown
+
+
+def test_the_tab_starts_its_iteration_when_first_shown(window, qtbot):
+    tab = window.clustering
+    assert not tab.isVisible() and tab.stepper is None  # nothing computed behind the Explorer
+    assert len(tab.cloud.xy) == len(window.session.xy)  # the points are ready
+    tab = open_tab(window, qtbot)
+    assert tab.stepper.iteration == 0 and tab.iteration_label.text() == "Iteration 0"
+    assert tab.step_button.isEnabled() and tab.run_button.isEnabled()
