@@ -85,6 +85,7 @@ class MixtureFit:
     responsibilities: np.ndarray
     bic: float | None = None
     log_likelihood: float | None = None
+    aic: float | None = None
     fitted_on: int = 0  # codes the algorithm saw (a seeded subset of a large set); 0: all
 
     @property
@@ -124,14 +125,19 @@ def _full_covariances(gm: GaussianMixture, dim: int) -> np.ndarray:
     return cov[:, None, None] * np.eye(dim)  # spherical
 
 
+def subset_indices(n: int, max_points: int | None, seed: int = 0) -> np.ndarray | None:
+    """Sorted indices of a seeded random `max_points` of `n` items, or None when all fit."""
+    if max_points is None or n <= max_points:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+
+
 def fit_subset(codes: np.ndarray, max_fit: int | None, seed: int = 0) -> np.ndarray:
     """The codes a fit sees: all of them, or a seeded random subset of `max_fit` (EM on a
     million codes takes minutes; on 50,000 the components are the same to a few decimals,
     and every code is then assigned by the fitted model)."""
-    if max_fit is None or len(codes) <= max_fit:
-        return codes
-    rng = np.random.default_rng(seed)
-    return codes[np.sort(rng.choice(len(codes), size=max_fit, replace=False))]
+    chosen = subset_indices(len(codes), max_fit, seed)
+    return codes if chosen is None else codes[chosen]
 
 
 def _in_chunks(function, z: np.ndarray, chunk: int = 200_000) -> np.ndarray:
@@ -175,6 +181,7 @@ def fit_gmm(
         weights=np.array(gm.weights_, dtype=np.float64),
         responsibilities=_in_chunks(lambda c: gm.predict_proba(c).astype(np.float32), z),
         bic=float(gm.bic(seen)),
+        aic=float(gm.aic(seen)),
         log_likelihood=float(gm.score(seen)),
         fitted_on=len(seen) if len(seen) < len(z) else 0,
     )
@@ -226,17 +233,12 @@ def bic_curve(
 
     Every K is fitted on the same seeded random subsample of at most ``max_points`` codes, so
     the curve stays fast on a million codes and its values stay comparable; K larger than the
-    number of codes is left out.
+    number of codes is left out. AIC alongside: `cluster_quality.information_criteria`.
     """
-    z = _as_codes(codes)
-    z = fit_subset(z, max_points, seed)
-    curve = {}
-    for k in ks:
-        if 1 <= k <= len(z):
-            curve[int(k)] = fit_gmm(z, int(k), seed=seed, covariance_type=covariance_type).bic
-    if not curve:
-        raise ValueError(f"none of K={list(ks)} can be fitted to {len(z)} codes")
-    return curve
+    from latentexplorer.analysis.cluster_quality import information_criteria
+
+    criteria = information_criteria(codes, ks, seed, max_points, covariance_type)
+    return {int(k): float(b) for k, b in zip(criteria.ks, criteria.bic)}
 
 
 def choose_k(

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer import __version__
 from latentexplorer.gui import images as im
+from latentexplorer.gui.clustering_tab import ClusteringTab
 from latentexplorer.gui.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
@@ -216,6 +217,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Explorer")
         self.training = TrainingTab(self.session)
         self.tabs.addTab(self.training, "Training")
+        self.clustering = ClusteringTab(self.session)
+        self.tabs.addTab(self.clustering, "Clustering")
         self.compare = CompareTab(self.session)
         self.tabs.addTab(self.compare, "Compare")
         self.setCentralWidget(self.tabs)
@@ -510,6 +513,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.shutdown()
+        self.clustering.shutdown()
         self.compare.shutdown()
         self.linear_fit.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
