@@ -31,8 +31,9 @@ class PriorCoverage:
     n_samples: int
 
     def describe(self) -> str:
-        return (f"{100 * self.inside:.0f} % of codes inside the prior's 95 % region; "
-                f"codes lie {self.gap:.1f}× the prior samples' spacing from the nearest one")
+        return (f"{100 * self.inside:.0f} % of the codes lie in the prior's central 95 % region; "
+                f"a code's nearest prior sample is {self.gap:.1f}× farther than prior samples "
+                "are from each other")
 
 
 def prior_samples(n: int, dim: int, seed: int) -> np.ndarray:

@@ -105,12 +105,14 @@ class CompareSide(QWidget):
         self.figures.setWordWrap(True)
         self.figures.setObjectName("compareFigures")
         self.view_box = _ClickViewBox(self._clicked)
-        self.plot = pg.PlotWidget(viewBox=self.view_box)
+        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
         self.plot.setMinimumSize(260, 240)
+        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextColor=(40, 40, 40),
+                                          brush=pg.mkBrush(255, 255, 255, 200))
         self.plot.setAspectLocked(True)
         self.points = PassiveScatter(size=5, pen=pg.mkPen(None))
-        self.sample_markers = PassiveScatter(size=16, symbol="x", pen=pg.mkPen("k", width=2),
-                                                 brush=pg.mkBrush(255, 255, 255))
+        self.sample_markers = PassiveScatter(size=16, symbol="star", pen=pg.mkPen("k", width=1.5),
+                                             brush=pg.mkBrush(255, 255, 255, 230))
         self.selection_marker = PassiveScatter(size=14, symbol="o", pen=pg.mkPen("r", width=2),
                                                    brush=pg.mkBrush(None))
         for item in (self.points, self.sample_markers, self.selection_marker):
@@ -156,6 +158,11 @@ class CompareSide(QWidget):
 
     # --- showing -----------------------------------------------------------------------------
 
+    def _fill_legend(self, data) -> None:
+        self.legend.clear()
+        for name, brush in _legend_entries(data.images):
+            self.legend.addItem(pg.ScatterPlotItem(size=8, pen=pg.mkPen(None), brush=brush), name)
+
     @Slot(object)
     def show_run(self, data: ComparedRun) -> None:
         self.data, self.decoded, self.selected = data, None, -1
@@ -163,6 +170,7 @@ class CompareSide(QWidget):
         labels = data.images.labels
         brushes = _label_brushes(labels, len(data.images))
         self.points.setData(x=data.xy[:, 0], y=data.xy[:, 1], brush=brushes)
+        self._fill_legend(data)
         self.sample_markers.setData([], [])
         self.selection_marker.setData([], [])
         self.figures.setText(data.describe())
@@ -204,6 +212,18 @@ class CompareSide(QWidget):
                                                       columns=2, size=72, gap=2)))
         label = "" if data.images.labels is None else f", label {int(data.images.labels[index])}"
         self.recon_caption.setText(f"item {index}{label}: original | reconstruction")
+
+
+def _legend_entries(images) -> list[tuple[str, object]]:
+    """(class name, brush) per class present, in the colours `_label_brushes` gives them."""
+    from latentexplorer.analysis.mixture import palette
+
+    if images.labels is None:
+        return []
+    colours = palette(int(images.labels.max()) + 1)
+    names = images.class_names
+    return [(names[k] if k < len(names) else str(k), pg.mkBrush(*(int(c) for c in colours[k][:3]), 220))
+            for k in np.unique(images.labels).astype(int)]
 
 
 def _label_brushes(labels: np.ndarray | None, n: int) -> list:
