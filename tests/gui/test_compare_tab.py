@@ -58,7 +58,7 @@ def test_the_autoencoder_mismatches_the_prior_more_than_the_vae(compare):
     # bundled runs: AE 21 % of codes inside the prior's 95 % region, gap 49.3; VAE 96 %, gap 0.94
     assert ae.inside < 0.4 < 0.9 < vae.inside
     assert ae.gap > 10 * vae.gap
-    assert f"{100 * ae.inside:.0f} % of codes" in compare.left.figures.text()
+    assert f"{100 * ae.inside:.0f} % of the codes" in compare.left.figures.text()
 
 
 def test_clicking_a_point_shows_its_reconstruction_on_that_side(qtbot, compare):
