@@ -185,7 +185,9 @@ class ClusteringTab(QWidget):
         self.aic_curve.setData([], [])
         self.criteria_minima.setData([], [])
         self.criteria = None
-        self.criteria_label.setText("")
+        self.criteria_label.setText(
+            f"Press “BIC/AIC per K” to fit a mixture for each K = 1…{CRITERIA_KS[-1]} to these points "
+            "in the background: the lowest BIC is the K the data support" if s.has_run else "")
         self.criteria_button.setEnabled(s.has_run)
         if not s.has_run or s.projection is None:
             self.points, self.indices, self.labels = np.zeros((0, 2)), None, None
