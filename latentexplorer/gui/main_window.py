@@ -33,6 +33,7 @@ from latentexplorer import __version__
 from latentexplorer.gui import images as im
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
+from latentexplorer.gui.evaluation_tab import EvaluationTab
 from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
 from latentexplorer.gui.session import Session
@@ -192,6 +193,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Explorer")
         self.training = TrainingTab(self.session)
         self.tabs.addTab(self.training, "Training")
+        self.evaluation = EvaluationTab(self.session)
+        self.tabs.addTab(self.evaluation, "ELBO")
         self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.status.setObjectName("statusText")
@@ -452,6 +455,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.shutdown()
+        self.evaluation.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.shutdown()
         super().closeEvent(event)
