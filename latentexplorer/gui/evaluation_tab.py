@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -86,6 +87,7 @@ class EvaluationTab(QWidget):
         self.table = QTableWidget(0, 2, objectName="evaluationTable")
         self.table.setHorizontalHeaderLabels(["nats per item", "mean ± SE"])
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.scores_label = QLabel(objectName="factorScoresLabel", wordWrap=True)
         self.scores = QTableWidget(0, 3, objectName="factorScoresTable")
@@ -136,6 +138,7 @@ class EvaluationTab(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.explanation)
         layout.addWidget(self.results, 1)
+        layout.addStretch()  # an explanation alone sits at the top
         session.runChanged.connect(self.refresh)
         self.refresh()
 
