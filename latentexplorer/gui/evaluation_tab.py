@@ -140,6 +140,7 @@ class EvaluationTab(QWidget):
         layout.addWidget(self.results, 1)
         layout.addStretch()  # an explanation alone sits at the top
         session.runChanged.connect(self.refresh)
+        session.codesUpdated.connect(self._model_moved_on)
         self.refresh()
 
     # --- state ------------------------------------------------------------------------------
@@ -164,6 +165,12 @@ class EvaluationTab(QWidget):
         self.cancel_button.setEnabled(False)
         if has_run and self.variational:
             self.items.setValue(min(self.items.value(), len(self.session.images)))
+
+    @Slot()
+    def _model_moved_on(self) -> None:
+        """A followed training run replaced the model: what is shown belongs to an earlier epoch."""
+        if self.result is not None:
+            self.message.setText("these figures are of an earlier epoch of the model; evaluate again")
 
     def clear(self) -> None:
         self.result = None

@@ -49,6 +49,8 @@ def test_evaluate_plots_a_bound_that_rises_with_k_above_the_elbo(window, qtbot):
     assert len(tab.kl_bars.opts["height"]) == 2
     assert "No ground-truth factors" in tab.scores_label.text()  # digits have labels, not factors
     assert tab.evaluate_button.isEnabled() and not tab.cancel_button.isEnabled()
+    window.session.codesUpdated.emit()  # a followed training run moved on to a new epoch
+    assert "earlier epoch" in tab.message.text()
 
 
 def test_cancel_stops_a_running_evaluation_and_the_tab_stays_usable(window, qtbot):
