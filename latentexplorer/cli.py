@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder")
     evaluate.add_argument("--n", type=int, default=2000, help="validation items (default 2000)")
     evaluate.add_argument("--k", type=int, default=100, help="importance samples (default 100)")
+    evaluate.add_argument("--ks", type=_int_list, default=(1, 10, 100, 1000),
+                          help="importance samples of the IWAE curve, each dividing the largest "
+                               "(default 1,10,100,1000)")
+    evaluate.add_argument("--curve-n", type=int, default=500,
+                          help="items for the IWAE curve, at most --n (default 500)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--data-root", help="where the run's data live on this machine")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
@@ -280,14 +285,16 @@ def _open_run_and_data(run: str, data_root: str | None):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from latentexplorer.analysis.evaluation import evaluate
+    from latentexplorer.analysis.evaluation import check_ks, evaluate
     from latentexplorer.training.run import split_data
 
-    if args.n < 1 or args.k < 1:
-        raise UserError("--n and --k must be at least 1")
+    if args.n < 1 or args.k < 1 or args.curve_n < 1:
+        raise UserError("--n, --k and --curve-n must be at least 1")
+    ks = check_ks(args.ks)
     run, config, images = _open_run_and_data(args.run, args.data_root)
     _, val = split_data(config, images)
-    result = evaluate(run.model, val if val is not None else images, n=args.n, k=args.k, seed=args.seed)
+    result = evaluate(run.model, val if val is not None else images, n=args.n, k=args.k, seed=args.seed,
+                      ks=ks, curve_n=args.curve_n)
     if args.json:
         print(json.dumps({"run": str(run.folder), **result.to_dict()}, indent=2))
     else:

@@ -86,6 +86,37 @@ def test_evaluate_text_table(trained):
         assert label in result.stdout
 
 
+def test_evaluate_prints_the_importance_weighted_curve(trained):
+    result = cli("evaluate", str(trained), "--n", "40", "--k", "5", "--ks", "1,10,100", "--curve-n", "20")
+    assert result.returncode == 0, result.stderr
+    for label in ("IWAE k=1 ", "IWAE k=10 ", "IWAE k=100 ", "importance-weighted bound (20 items)"):
+        assert label in result.stdout
+    figures = json.loads(cli("evaluate", str(trained), "--n", "40", "--k", "5", "--ks", "1,10,100",
+                             "--curve-n", "20", "--json").stdout)
+    curve = figures["curve"]
+    assert curve["ks"] == [1, 10, 100] and curve["n"] == 20
+    assert curve["elbo"] == pytest.approx(curve["bound"][0])
+    assert curve["bound"] == sorted(curve["bound"])  # nested groups: never lower for larger k
+    assert figures["sap"] is None and figures["dci_disentanglement"] is None  # no factors
+    bad = cli("evaluate", str(trained), "--ks", "1,3,10")
+    assert bad.returncode == 2 and "divide" in bad.stderr
+
+
+def test_evaluate_scores_disentanglement_on_sprites(tmp_path):
+    out = tmp_path / "sprites"
+    train = cli("train", "--dataset", "sprites", "--items", "600", "--size", "16", "--latent-dim", "3",
+                "--hidden", "32", "--epochs", "1", "--quiet", "--threads", "1", "--out", str(out))
+    assert train.returncode == 0, train.stderr
+    result = cli("evaluate", str(out), "--n", "300", "--k", "2", "--ks", "1,10", "--curve-n", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    for name in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+        assert 0.0 <= figures[name] <= 1.0, name
+    assert set(figures["sap_per_factor"]) == {"shape", "scale", "orientation", "pos_x", "pos_y"}
+    table = cli("evaluate", str(out), "--n", "300", "--k", "2", "--ks", "1,10", "--curve-n", "10").stdout
+    assert "SAP" in table and "DCI disentanglement" in table and "MIG" in table
+
+
 def test_encode_writes_codes_for_every_item(trained, tmp_path):
     out = tmp_path / "codes.npz"
     result = cli("encode", str(trained), "--out", str(out))

@@ -35,6 +35,7 @@ from latentexplorer.gui.clustering_tab import ClusteringTab
 from latentexplorer.gui.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
+from latentexplorer.gui.evaluation_tab import EvaluationTab
 from latentexplorer.gui.linear_fit_action import LinearFitAction
 from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
@@ -217,6 +218,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Explorer")
         self.training = TrainingTab(self.session)
         self.tabs.addTab(self.training, "Training")
+        self.evaluation = EvaluationTab(self.session)
+        self.tabs.addTab(self.evaluation, "ELBO")
         self.clustering = ClusteringTab(self.session)
         self.tabs.addTab(self.clustering, "Clustering")
         self.compare = CompareTab(self.session)
@@ -513,6 +516,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.shutdown()
+        self.evaluation.shutdown()
         self.clustering.shutdown()
         self.compare.shutdown()
         self.linear_fit.shutdown()
