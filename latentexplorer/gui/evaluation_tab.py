@@ -273,6 +273,8 @@ class EvaluationTab(QWidget):
         bound, se = np.array(curve.bound), np.nan_to_num(np.array(curve.bound_se))
         self.bound_points.setData(ks, bound)
         self.error_bars.setData(x=np.log10(ks), y=bound, height=2 * se)
+        # ticks at the k evaluated only: the log axis's own minor labels crowd into each other
+        self.bound_plot.getAxis("bottom").setTicks([[(float(np.log10(k)), f"{int(k):,}") for k in ks]])
         self.elbo_line.setValue(curve.elbo)
         self.elbo_line.setVisible(True)
         rows = [("reconstruction E_q[log p(x|z)]", curve.recon, curve.recon_se),
@@ -285,6 +287,7 @@ class EvaluationTab(QWidget):
             self.table.setItem(i, 1, QTableWidgetItem(_pm(mean, err)))
         dims = np.arange(len(curve.kl_per_dim))
         self.kl_bars.setOpts(x=dims, height=np.array(curve.kl_per_dim), width=0.7)
+        self.kl_plot.getAxis("bottom").setTicks([[(int(d), f"z{d}") for d in dims]])
         active = curve.active_dims()
         self.active_label.setText(
             f"{sum(active)} of {len(active)} units active (KL above {ACTIVE_THRESHOLD} nats or Var(μ) above "
