@@ -64,7 +64,7 @@ class SweepView(QDialog):
         self.plot.setLabel("bottom", "β (log2 scale)")
         self.plot.setLabel("left", "each curve scaled to its range")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(10, 10))
+        self.legend = self.plot.addLegend(offset=(10, 10), labelTextColor="k", brush=(255, 255, 255, 200))
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name, colour, _, _ in CURVES:
             self.curves[name] = self.plot.plot(
