@@ -1,4 +1,4 @@
-"""The command line: `latentexplorer [gui|train|evaluate|encode] ...`.
+"""The command line: `latentexplorer [gui|train|sweep|evaluate|encode] ...`.
 
 With no sub-command it opens the GUI on the bundled model. User errors print one
 line and exit with status 2; no tracebacks.
@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--out", type=Path, required=True, help="output .npz")
     encode.add_argument("--data-root", help="where the run's data live on this machine")
 
+    from latentexplorer.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub, train)
+
     desktop = sub.add_parser(
         "install-desktop", help="add LatentExplorer to the desktop menu (Linux, current user)"
     )
@@ -120,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             from latentexplorer.gui.app import main as gui_main
 
             return gui_main(getattr(args, "run", None))
+        from latentexplorer.sweep_cli import cmd_sweep
+
         return {
-            "train": cmd_train, "evaluate": cmd_evaluate, "encode": cmd_encode,
+            "train": cmd_train, "sweep": cmd_sweep, "evaluate": cmd_evaluate, "encode": cmd_encode,
             "install-desktop": cmd_install_desktop,
         }[command](args)
     except UserError as exc:

@@ -41,6 +41,7 @@ from latentexplorer.gui.preview_pane import DecoderPreview
 from latentexplorer.gui.scatter_view import LatentScatter
 from latentexplorer.gui.session import Session
 from latentexplorer.gui.sliders_panel import PerturbationSliders
+from latentexplorer.gui.sweep_view import open_sweep_dialog
 from latentexplorer.gui.training_tab import TrainingTab
 
 MAX_RECENT = 8
@@ -272,6 +273,8 @@ class MainWindow(QMainWindow):
                              "Open a run folder (config.json + model.safetensors)")
         self.open_data_action = a("Open &dataset…", self.open_dataset_dialog, None,
                                   "Encode another dataset with the current model")
+        self.open_sweep_action = a("Open β &sweep…", lambda: open_sweep_dialog(self), None,
+                                   "Plot reconstruction, KL and MIG of a β sweep and open its runs")
         self.export_codes_action = a("Export &codes…", self.export_codes, None,
                                      "Save μ, log σ², labels and responsibilities as NPZ or CSV")
         self.export_scatter_action = a("Export &scatter…", self.export_scatter, None,
@@ -303,6 +306,7 @@ class MainWindow(QMainWindow):
         file.addAction(self.open_action)
         self.recent_menu = file.addMenu("Open &recent")
         file.addAction(self.open_data_action)
+        file.addAction(self.open_sweep_action)
         file.addAction(self.linear_fit.action)
         file.addSeparator()
         for action in (self.export_codes_action, self.export_scatter_action, self.export_preview_action):

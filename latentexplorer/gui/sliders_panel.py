@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentexplorer.analysis.factors import dimension_factors
 from latentexplorer.gui import images as im
 from latentexplorer.gui.session import Session
 
@@ -217,16 +218,22 @@ class PerturbationSliders(QWidget):
         picture = QLabel()
         picture.setPixmap(im.rgb_to_pixmap(grid))
         labels = QVBoxLayout()
+        factors = s.images.factors
+        named = dimension_factors(s.mu, factors) if factors is not None else None
+        dialog.row_labels = []
         for d in dims:
             note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"
-            label = QLabel(f"z{d}\n{note}")
+            label = QLabel(f"z{d} · {note}" + (f" · {named[d].describe()}" if named else ""))
             label.setFixedHeight(grid.shape[0] // len(dims))
             labels.addWidget(label)
+            dialog.row_labels.append(label)
         layout.addLayout(labels, 0, 0)
         layout.addWidget(picture, 0, 1)
         caption = QLabel(
             f"Each row sweeps one dimension from {values[0, 0]:+.1f} to {values[0, -1]:+.1f}; the "
-            "others stay at the current z. A disentangled model changes one factor per row."
+            "others stay at the current z. A disentangled model changes one factor per row"
+            + ("; beside each row, the factor it is most informative about, I(z; v)/H(v)."
+               if named else ".")
         )
         caption.setWordWrap(True)
         layout.addWidget(caption, 1, 0, 1, 2)
