@@ -45,6 +45,7 @@ from latentexplorer.gui.sweep_view import open_sweep_dialog
 from latentexplorer.gui.training_tab import TrainingTab
 
 MAX_RECENT = 8
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 class ExplorerControls(QWidget):
@@ -369,10 +370,16 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        """A run folder (or a file in one) opens that run; an image file is encoded as the
+        user's own input, in the drawing pad."""
         urls = event.mimeData().urls()
         if urls:
             path = Path(QUrl(urls[0]).toLocalFile())
-            self.open_run(path.parent if path.is_file() else path)
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and self.session.has_run:
+                self.show_drawing_pad()
+                self.drawing_pad.load_file(path)
+            else:
+                self.open_run(path.parent if path.is_file() else path)
             event.acceptProposedAction()
 
     # --- reactions ---------------------------------------------------------------------------

@@ -234,3 +234,21 @@ def test_a_factor_analysis_posterior_is_drawn_through_the_view_as_a_sigma_a_tran
     # points evenly spaced in angle on the 1σ contour: their covariance is half the Gaussian's
     spread = np.cov((one - centre).T, bias=True) * 2
     np.testing.assert_allclose(spread, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_an_image_file_dropped_on_the_window_opens_in_the_drawing_pad(window, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    page = np.zeros((32, 32), np.uint8)
+    page[4:28, 14:18] = 255
+    Image.fromarray(page).save(tmp_path / "stroke.png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "stroke.png"))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier)
+    run_before = window.session.run
+    with qtbot.waitSignal(window.session.previewChanged, timeout=5000):
+        window.dropEvent(drop)
+    assert window.drawing_pad is not None and window.drawing_pad.isVisible()
+    assert isinstance(window.preview.preview, DrawingPreview)
+    assert window.session.run is run_before  # the open run stays
