@@ -24,6 +24,6 @@ build digits-ae-2d --dataset digits --model ae --latent-dim 2 --arch mlp --hidde
     --epochs 300 --batch-size 64
 build sprites-betavae --dataset sprites --items 100000 --size 32 --model betavae --beta 4 \
     --latent-dim 8 --arch mlp --hidden 400,200 --epochs 30
-# A CLIP-style image-caption model on captioned sprites (about 3 minutes).
+# A CLIP-style image-caption model on captioned sprites (about 2 minutes).
 build sprites-clip --dataset sprites --items 20000 --size 32 --model clip --latent-dim 32 \
-    --arch conv --hidden 256 --epochs 30 --batch-size 256
+    --arch conv --hidden 256 --epochs 15 --batch-size 256

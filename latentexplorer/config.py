@@ -92,6 +92,11 @@ class ModelConfig:
         return self.kind not in ("ae", "pca", "clip")
 
     @property
+    def has_decoder(self) -> bool:
+        """Embedding models (CLIP) have none: nothing can be decoded from their codes."""
+        return self.kind != "clip"
+
+    @property
     def is_linear(self) -> bool:
         return self.kind in LINEAR_KINDS
 
