@@ -99,12 +99,12 @@ def test_model_loss_uses_the_clamped_temperature():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A short run on 3,000 captioned sprites (about 10 s on two cores)."""
+    """A short run on 2,500 captioned sprites (about 10 s on two idle cores)."""
     out = tmp_path_factory.mktemp("clip") / "run"
     config = RunConfig(
         model=ModelConfig(kind="clip", latent_dim=16, architecture="conv", hidden=(128,), channels=(16, 32, 32)),
-        train=TrainConfig(epochs=6, batch_size=128, lr=2e-3, threads=2, precision="fp32"),
-        data=DataConfig(name="sprites", n=3000, size=32, seed=0, val_fraction=0.2),
+        train=TrainConfig(epochs=5, batch_size=128, lr=2e-3, threads=2, precision="fp32"),
+        data=DataConfig(name="sprites", n=2500, size=32, seed=0, val_fraction=0.2),
     )
     result = train(config, out)
     assert result.status == "completed"
@@ -116,10 +116,10 @@ def test_training_gives_held_out_retrieval_far_above_chance(trained):
     history = run.history
     assert history[-1]["val_total"] < history[0]["val_total"]
     _, val = split_data(run.config)
-    result = retrieval(run.model, val, candidates=100, n=600)
-    # chance: 1% top-1, 5% top-5 among 100 candidates
-    assert result.image_to_text[1] > 0.05 and result.image_to_text[5] > 0.2
-    assert result.text_to_image[5] > 0.2
+    result = retrieval(run.model, val, candidates=100, n=500)
+    # chance: 1% top-1, 5% top-5 among 100 candidates; this run reaches about 27% and 80%
+    assert result.image_to_text[1] > 0.1 and result.image_to_text[5] > 0.4
+    assert result.text_to_image[1] > 0.1 and result.text_to_image[5] > 0.4
     accuracy, chance = zero_shot(run.model, val, "x")
     assert accuracy > chance + 0.2
 

@@ -11,6 +11,7 @@ from latentexplorer.bundled import bundled_run
 from latentexplorer.data.sprites import make_sprites
 from latentexplorer.gui.caption_preview import CaptionPreview
 from latentexplorer.gui.decoder_guard import REASON
+from latentexplorer.gui.main_window import MainWindow
 
 HEART = 2
 
@@ -18,9 +19,10 @@ HEART = 2
 @pytest.fixture
 def clip_window(qtbot):
     """The main window on the bundled CLIP run with 3,000 freshly generated sprites."""
-    from tests.gui.conftest import _shown_window
-
-    window = _shown_window(qtbot)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
     with qtbot.waitSignal(window.session.runChanged, timeout=20_000):
         assert window.session.open_run(bundled_run("sprites-clip"), images=make_sprites(3000, size=32, seed=7))
     qtbot.wait(10)
