@@ -404,7 +404,8 @@ class Session(QObject):
         if not self.has_run:
             return
         codes = self.mu  # the fits convert to float64 themselves: no copy kept for a worker
-        if background or len(codes) > SYNC_FIT_LIMIT or self.run.state.get("training"):
+        large = len(codes) > SYNC_FIT_LIMIT or codes.size > SYNC_FIT_LIMIT * 8  # EM's cost grows with n·d
+        if background or large or self.run.state.get("training"):
             from latentexplorer.gui.workers import start_mixture_fit
 
             seen = min(len(codes), mix.FIT_SUBSET)
