@@ -152,3 +152,12 @@ def test_evaluate_reports_retrieval_and_zero_shot(trained, capsys):
     _, val = split_data(run.config)
     result = evaluate_clip(run.model, val, n=500)
     assert set(result.zero_shot) == {"shape", "size", "x", "y"}
+
+
+def test_training_clip_on_data_without_captions_is_refused_in_one_line(tmp_path, capsys):
+    from latentexplorer.cli import main
+
+    assert main(["train", "--dataset", "digits", "--model", "clip", "--epochs", "1",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "sprite factors" in err and "--dataset sprites" in err and len(err.strip().splitlines()) == 1
