@@ -12,8 +12,8 @@ build() {
     shift
     "$PY" -m latentexplorer train --quiet --seed 0 --threads 2 --overwrite --out "$WORK/$name" "$@"
     mkdir -p "checkpoints/$name"
-    for f in config.json model.safetensors state.json history.csv steps.csv; do
-        cp "$WORK/$name/$f" "checkpoints/$name/$f"
+    for f in config.json model.safetensors state.json history.csv steps.csv vocab.json; do
+        if [ -f "$WORK/$name/$f" ]; then cp "$WORK/$name/$f" "checkpoints/$name/$f"; fi
     done
     "$PY" -m latentexplorer evaluate "checkpoints/$name"
 }
@@ -24,3 +24,6 @@ build digits-ae-2d --dataset digits --model ae --latent-dim 2 --arch mlp --hidde
     --epochs 300 --batch-size 64
 build sprites-betavae --dataset sprites --items 100000 --size 32 --model betavae --beta 4 \
     --latent-dim 8 --arch mlp --hidden 400,200 --epochs 30
+# A CLIP-style image-caption model on captioned sprites (about 2 minutes).
+build sprites-clip --dataset sprites --items 20000 --size 32 --model clip --latent-dim 32 \
+    --arch conv --hidden 256 --epochs 15 --batch-size 256

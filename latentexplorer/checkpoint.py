@@ -228,7 +228,7 @@ def load_run(folder: str | Path, device: str | torch.device = "cpu") -> Run:
     """
     folder = Path(folder)
     config = read_config(folder)
-    model = build_model(config.model)
+    model = build_model(config.model, folder)
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         legacy = [folder / name for name in LEGACY_WEIGHTS if (folder / name).is_file()]
@@ -288,6 +288,8 @@ def save_run(
     if optimizer is not None:
         atomic_write_bytes(folder / OPTIMIZER_FILE, optimizer_bytes(optimizer, {"epoch": epoch}))
     atomic_write_text(folder / CONFIG_FILE, config.to_json() + "\n")
+    for name, text in getattr(model, "run_files", dict)().items():
+        atomic_write_text(folder / name, text)
     if history is not None:
         atomic_write_text(folder / HISTORY_FILE, rows_to_csv(history))
     if steps is not None:

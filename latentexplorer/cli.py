@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--curve-n", type=int, default=500,
                           help="items for the IWAE curve, at most --n (default 500)")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--candidates", type=int, default=100,
+                          help="CLIP runs: captions/images each query ranks (default 100)")
     evaluate.add_argument("--data-root", help="where the run's data live on this machine")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -157,6 +159,8 @@ def config_from_args(args: argparse.Namespace):
     }
     if args.model == "betavae" and args.beta is None and base.model.beta == 1.0:
         model_opts["beta"] = 4.0
+    if args.model == "clip" and args.latent_dim is None and base.model.latent_dim == 2:
+        model_opts["latent_dim"] = 32
     root = args.data_root
     if root is not None and args.dataset in ("folder", "npz", None):
         root = str(Path(root).expanduser().resolve())
@@ -299,6 +303,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ks = check_ks(args.ks)
     run, config, images = _open_run_and_data(args.run, args.data_root)
     _, val = split_data(config, images)
+    if config.model.kind == "clip":
+        from latentexplorer.analysis.retrieval import print_clip_evaluation
+
+        return print_clip_evaluation(run, val if val is not None else images, args)
     result = evaluate(run.model, val if val is not None else images, n=args.n, k=args.k, seed=args.seed,
                       ks=ks, curve_n=args.curve_n)
     if args.json:

@@ -16,7 +16,7 @@ from latentexplorer.errors import ConfigError
 FORMAT_VERSION = 1
 """Version of the run-folder format; a newer one is refused with a clear message."""
 
-MODEL_KINDS = ("ae", "vae", "betavae", "pca", "fa")
+MODEL_KINDS = ("ae", "vae", "betavae", "pca", "fa", "clip")
 LINEAR_KINDS = ("pca", "fa")
 """Linear latent models fitted in closed form by scikit-learn rather than trained by epochs."""
 ARCHITECTURES = ("auto", "mlp", "conv")
@@ -47,6 +47,12 @@ class ModelConfig:
     capacity: float = 0.0
     capacity_epochs: float = 0.0
     free_bits: float = 0.0
+    vocab_size: int = 0
+    """clip: words in the caption vocabulary (saved beside the weights as vocab.json)."""
+    max_tokens: int = 14
+    """clip: caption length in tokens (longer captions are cut)."""
+    text_width: int = 64
+    """clip: the text encoder's word embedding and GRU width."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
@@ -71,6 +77,7 @@ class ModelConfig:
         _check(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         for name in ("warmup_epochs", "capacity", "capacity_epochs", "free_bits"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0")
+        _check(self.max_tokens >= 1 and self.text_width >= 1, "max_tokens and text_width must be positive")
 
     @property
     def resolved_architecture(self) -> str:
@@ -82,7 +89,12 @@ class ModelConfig:
     @property
     def is_variational(self) -> bool:
         """A posterior with variance (VAEs, factor analysis); AE and PCA codes are points."""
-        return self.kind not in ("ae", "pca")
+        return self.kind not in ("ae", "pca", "clip")
+
+    @property
+    def has_decoder(self) -> bool:
+        """Embedding models (CLIP) have none: nothing can be decoded from their codes."""
+        return self.kind != "clip"
 
     @property
     def is_linear(self) -> bool:

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QVBoxLayout, QWidg
 from latentexplorer.analysis.prior_coverage import PriorCoverage, prior_coverage
 from latentexplorer.analysis.projection import Projection, make_projection
 from latentexplorer.bundled import bundled_runs
-from latentexplorer.checkpoint import Run, load_run
+from latentexplorer.checkpoint import Run, load_run, read_config
 from latentexplorer.data import ImageSet, load_dataset
+from latentexplorer.errors import DataError
 from latentexplorer.gui import images as im
 from latentexplorer.gui.scatter_view import PassiveScatter
 
@@ -60,6 +61,8 @@ def load_compared_run(folder: str | Path) -> ComparedRun:
     from latentexplorer.analysis.evaluation import encode_all
 
     run = load_run(folder)
+    if not run.config.model.has_decoder:
+        raise DataError(f"{run.name} has no decoder: the comparison decodes prior samples on both sides")
     images = load_dataset(run.config.data)
     mu, _ = encode_all(run.model, images)
     d = mu.shape[1]
@@ -97,7 +100,8 @@ class CompareSide(QWidget):
         self.chooser = QComboBox()
         self.chooser.setToolTip("The run shown on this side: a bundled run, or Open… a run folder")
         for folder in bundled_runs():
-            self.chooser.addItem(folder.name, str(folder))
+            if read_config(folder).model.has_decoder:  # both sides decode prior samples
+                self.chooser.addItem(folder.name, str(folder))
         self.chooser.addItem(OPEN_ITEM, None)
         self.chooser.activated.connect(self._chosen)
         self.title = QLabel(f"<b>{title}</b>")

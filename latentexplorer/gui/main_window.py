@@ -34,6 +34,7 @@ from latentexplorer.gui import images as im
 from latentexplorer.gui.clustering_tab import ClusteringTab
 from latentexplorer.gui.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
+from latentexplorer.gui.decoder_guard import DecoderGuard
 from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
 from latentexplorer.gui.evaluation_tab import EvaluationTab
 from latentexplorer.gui.linear_fit_action import LinearFitAction
@@ -42,6 +43,7 @@ from latentexplorer.gui.scatter_view import LatentScatter
 from latentexplorer.gui.session import Session
 from latentexplorer.gui.sliders_panel import PerturbationSliders
 from latentexplorer.gui.sweep_view import open_sweep_dialog
+from latentexplorer.gui.text_search import TextSearchPanel
 from latentexplorer.gui.training_tab import TrainingTab
 
 MAX_RECENT = 8
@@ -203,6 +205,8 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.controls)
+        self.text_search = TextSearchPanel(self.session)  # caption search, for CLIP runs only
+        left_layout.addWidget(self.text_search)
         left_layout.addWidget(self.scatter, 1)
         right = QSplitter(Qt.Orientation.Vertical)
         preview_scroll = QScrollArea()  # a wide strip scrolls instead of growing the window
@@ -253,6 +257,7 @@ class MainWindow(QMainWindow):
         self.controls.directions.clicked.connect(self.show_attribute_vectors)
         self.drawing_pad = None
         self.attribute_vectors = None
+        self.decoder_guard = DecoderGuard(self)
         self._run_changed()
         self.session.announce()  # a session opened before the window was built
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer.gui import images as im
+from latentexplorer.gui.caption_preview import CaptionPreview
 from latentexplorer.gui.session import (
     DrawingPreview,
     InterpolationPreview,
@@ -170,10 +171,22 @@ class DecoderPreview(QWidget):
             self._show_location(preview)
         elif isinstance(preview, DrawingPreview):
             self._show_drawing(preview)
+        elif isinstance(preview, CaptionPreview):
+            self._show_captions(preview)
         elif isinstance(preview, SamplesPreview):
             self.title.setText(preview.title)
             for i, image in enumerate(preview.images[: len(self.tiles)]):
                 self._tile(i, f"sample{i}", image, f"z = {_vector(preview.zs[i], 3)}")
+
+    def _show_captions(self, p: CaptionPreview) -> None:
+        """A model without a decoder: the image and its best-matching captions, no reconstruction."""
+        self.title.setText(f"Item {p.index}" + (f", label {p.label}" if p.label else ""))
+        self._tile(0, "original", p.original, "image x")
+        lines = ["Best-matching captions (cosine similarity):"]
+        lines += [f"{i + 1}. {text}  ({score:.3f})" for i, (text, score) in enumerate(zip(p.captions, p.scores))]
+        if p.true_caption:
+            lines.append(f"its factors say: {p.true_caption}")
+        self.info.setText("\n".join(lines))
 
     def _show_point(self, p: PointPreview) -> None:
         label = f", label {p.label}" if p.label else ""

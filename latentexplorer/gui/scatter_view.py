@@ -128,7 +128,11 @@ class LatentScatter(QWidget):
         self.box.setZValue(20)
         self.box.setVisible(False)
         self.view_box.addItem(self.box, ignoreBounds=True)
-        for item in (self.highlight, self.path_line, self.path_frames, self.prior_samples, self.marker,
+        self.matches = PassiveScatter(  # items a caption search found
+            size=14, pen=pg.mkPen((230, 120, 0), width=2.5), brush=None, symbol="o", pxMode=True
+        )
+        self._matches: np.ndarray | None = None
+        for item in (self.highlight, self.matches, self.path_line, self.path_frames, self.prior_samples, self.marker,
                      self.posterior_1s, self.posterior_2s):
             item.setZValue(10)
             item.setVisible(False)
@@ -162,6 +166,9 @@ class LatentScatter(QWidget):
         session.pathChanged.connect(self._show_path)
         session.samplesChanged.connect(self._show_samples)
         session.posteriorChanged.connect(self._show_posterior)
+        session.matchesChanged.connect(self._show_matches)
+        session.runChanged.connect(lambda: self._show_matches(None))
+        session.projectionChanged.connect(lambda: self._show_matches(self._matches))
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -241,6 +248,11 @@ class LatentScatter(QWidget):
         else:
             x, y = self.session.xy[index]
             self._overlay(self.highlight, [x], [y])
+
+    def _show_matches(self, indices) -> None:
+        self._matches = indices
+        xy = np.zeros((0, 2)) if indices is None else self.session.xy[indices]
+        self._overlay(self.matches, xy[:, 0], xy[:, 1])
 
     def _show_marker(self, z) -> None:
         if z is None or self.session.projection is None:

@@ -150,6 +150,7 @@ class Session(QObject):
     posteriorChanged = Signal(object)  # PosteriorShape of the selected or drawn item, or None
     groupsChanged = Signal()  # a box selection was added or the groups were cleared
     errorOccurred = Signal(str)
+    matchesChanged = Signal(object)  # items a caption search found, best first (or None)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -187,6 +188,11 @@ class Session(QObject):
     @property
     def has_run(self) -> bool:
         return self.run is not None and self.images is not None
+
+    @property
+    def has_decoder(self) -> bool:
+        """False for models that only embed (CLIP): nothing may be decoded."""
+        return getattr(self.model, "has_decoder", True)
 
     def open_run(self, folder: str | Path, images: ImageSet | None = None, fit: bool = True) -> bool:
         """Open a run folder with its data. On failure, say why and keep what was open.
@@ -287,6 +293,8 @@ class Session(QObject):
             self.state.dims = (0, min(1, self.latent_dim - 1))
         if self.latent_dim <= 2 and self.state.projection != "dims":
             self.state.projection = "dims"
+        elif not self.has_decoder:  # embeddings spread over all their dimensions
+            self.state.projection = "pca"
         self._project()
         self.runChanged.emit()
         self.projectionChanged.emit()
@@ -396,7 +404,8 @@ class Session(QObject):
         if not self.has_run:
             return
         codes = self.mu  # the fits convert to float64 themselves: no copy kept for a worker
-        if background or len(codes) > SYNC_FIT_LIMIT or self.run.state.get("training"):
+        large = len(codes) > SYNC_FIT_LIMIT or codes.size > SYNC_FIT_LIMIT * 8  # EM's cost grows with n·d
+        if background or large or self.run.state.get("training"):
             from latentexplorer.gui.workers import start_mixture_fit
 
             seen = min(len(codes), mix.FIT_SUBSET)
@@ -658,6 +667,10 @@ class Session(QObject):
         names = self.images.class_names
         return names[label] if label < len(names) else str(label)
 
+    def show_matches(self, indices: np.ndarray | None) -> None:
+        """Mark the items a caption search found (None clears the marks)."""
+        self.matchesChanged.emit(None if indices is None else np.asarray(indices, np.int64))
+
     def responsibilities_of(self, index: int) -> np.ndarray | None:
         return None if self.mixture is None else self.mixture.responsibilities[index]
 
@@ -672,6 +685,14 @@ class Session(QObject):
             return
         self.selected = int(index)
         mu, logvar = self.mu[index], self.logvar[index]
+        if not self.has_decoder:
+            from latentexplorer.gui.caption_preview import caption_preview
+
+            self.z = mu.astype(np.float64).copy()
+            self.selectionChanged.emit(self.selected)
+            self.latentChanged.emit(self.z)
+            self.previewChanged.emit(caption_preview(self, self.selected))
+            return
         sigma = np.exp(0.5 * logvar.astype(np.float64))
         rng = np.random.default_rng(index)
         finite_sigma = np.where(np.isfinite(sigma), sigma, 0.0)
@@ -716,10 +737,15 @@ class Session(QObject):
         """Decode an empty spot of the view, with the nearest data item beside it."""
         if not self.has_run:
             return
+        if not self.has_decoder:  # nothing to decode: the nearest item instead
+            self.select(int(self.nearest(self.to_latent(xy))[0][0]))
+            return
         self.show_latent(self.to_latent(xy), source="click")
 
     def show_latent(self, z: np.ndarray, source: str = "slider") -> None:
         """Decode z (a slider move or a click) and mark it on the scatter."""
+        if not self.has_decoder:
+            return
         z = np.asarray(z, np.float64)
         self.z = z.copy()
         (near,), (dist,) = self.nearest(z)
@@ -742,7 +768,7 @@ class Session(QObject):
 
     def interpolate_to(self, target: int | np.ndarray, done: bool = False) -> None:
         """Frames from the start item's μ to an item (exactly its μ) or a 2-D location."""
-        if self._interp_start < 0 or not self.has_run:
+        if self._interp_start < 0 or not self.has_run or not self.has_decoder:
             return
         start = self._interp_start
         z_a = self.mu[start].astype(np.float64)
@@ -770,7 +796,7 @@ class Session(QObject):
         """Encode an image from outside the dataset (drawn or dropped, C×H×W in [0, 1]):
         the preview shows how the model reads it, the scatter its μ and posterior ellipse,
         and the sliders start from its μ."""
-        if not self.has_run:
+        if not self.has_run or not self.has_decoder:
             return None
         shape = tuple(self.run.config.model.image_shape)
         image = np.asarray(image, np.float32)
@@ -824,6 +850,9 @@ class Session(QObject):
     def sample_prior(self, n: int = 16, seed: int | None = None) -> None:
         """Decode z ~ N(0, I) and mark the samples on the scatter."""
         if not self.has_run:
+            return
+        if not self.has_decoder:
+            self._fail("this model has no decoder, so there is nothing to sample images from")
             return
         rng = np.random.default_rng(seed)
         zs = rng.standard_normal((n, self.latent_dim))
@@ -886,7 +915,7 @@ class Session(QObject):
             return "no run open"
         cfg = self.run.config.model
         kind = {"ae": "autoencoder", "vae": "VAE", "betavae": f"β-VAE (β = {cfg.beta:g})",
-                "pca": "PCA", "fa": "factor analysis"}[cfg.kind]
+                "pca": "PCA", "fa": "factor analysis"}.get(cfg.kind, cfg.kind.upper())
         if cfg.kind == "vae" and cfg.beta != 1:
             kind = f"VAE (β = {cfg.beta:g})"
         if cfg.is_linear:

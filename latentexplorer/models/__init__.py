@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from latentexplorer.config import ModelConfig
 from latentexplorer.models.autoencoder import Autoencoder
 from latentexplorer.models.base import LatentModel, LossTerms, Posterior, prior_log_prob
+from latentexplorer.models.clip import CLIPModel
 from latentexplorer.models.linear import (
     LINEAR_MODELS,
     FactorAnalysisModel,
@@ -14,14 +17,17 @@ from latentexplorer.models.linear import (
 from latentexplorer.models.vae import VAE
 
 __all__ = [
-    "Autoencoder", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "PCAModel",
+    "Autoencoder", "CLIPModel", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "PCAModel",
     "Posterior", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
 ]
 
 
-def build_model(config: ModelConfig) -> LatentModel:
+def build_model(config: ModelConfig, folder: str | Path | None = None) -> LatentModel:
     """The model a config describes, freshly initialised (a linear model's buffers are filled
-    by fitting or by loading its weights)."""
+    by fitting or by loading its weights); `folder` is the run folder for models that keep
+    more than weights there (a CLIP model's vocabulary)."""
     if config.kind in LINEAR_MODELS:
         return LINEAR_MODELS[config.kind](config)
+    if config.kind == "clip":
+        return CLIPModel(config) if folder is None else CLIPModel.from_folder(config, folder)
     return Autoencoder(config) if config.kind == "ae" else VAE(config)

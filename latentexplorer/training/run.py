@@ -28,6 +28,10 @@ from latentexplorer.training.trainer import Trainer
 def split_data(config: RunConfig, images: ImageSet | None = None) -> tuple[ImageSet, ImageSet | None]:
     """The run's dataset split into train/validation with the data seed (same split every time)."""
     images = images if images is not None else load_dataset(config.data)
+    if config.model.kind == "clip":
+        from latentexplorer.data.captions import caption_images
+
+        images = caption_images(images, seed=config.data.seed)
     if config.data.val_fraction <= 0:
         return images, None
     return images.split(config.data.val_fraction, seed=config.data.seed)
@@ -75,12 +79,16 @@ def prepare_training(
             )
     else:
         config = replace(config, model=replace(config.model, image_shape=train_set.image_shape))
+        if config.model.kind == "clip":
+            from latentexplorer.data.captions import sprite_vocabulary
+
+            config = replace(config, model=replace(config.model, vocab_size=len(sprite_vocabulary())))
         if not config.name and out is not None:
             config = replace(config, name=Path(out).name)
     if out is not None and dist.is_main:
         prepare_run_folder(out, resume=resume, overwrite=overwrite)
     torch.manual_seed(config.train.seed)
-    model = build_model(config.model)
+    model = build_model(config.model, out if resume else None)
     if resume:
         load_state_into(model, load_weights_file(Path(out) / WEIGHTS_FILE), WEIGHTS_FILE)
     trainer = Trainer(

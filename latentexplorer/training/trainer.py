@@ -2,7 +2,8 @@
 
 Data that fit in memory are batched straight from one uint8 tensor with a shuffled
 index per epoch (no per-item DataLoader overhead); larger data go through a
-DataLoader. Each epoch reseeds the RNGs from (seed, epoch), so a run resumed after
+DataLoader. A dataset with a `structured_batch` hook (images with captions) turns each
+batch of images into the record its model takes. Each epoch reseeds the RNGs from (seed, epoch), so a run resumed after
 epoch k continues exactly as an uninterrupted one would. The forward pass runs
 under bf16 autocast where the hardware has native bf16 (see `precision`);
 validation always runs in fp32.
@@ -64,6 +65,12 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def _structured_batch(images: ImageSet) -> Callable[[torch.Tensor, torch.Tensor], Any] | None:
+    """A dataset's hook that turns (item indices, float images) into the batch its model takes,
+    e.g. images with their captions' token ids; None for plain images."""
+    return getattr(images, "structured_batch", None)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -174,6 +181,7 @@ class Trainer:
         cfg = self.config.train
         n = len(self.train_set)
         rank, world = self.dist.rank, self.dist.world_size
+        structured = _structured_batch(self.train_set)
         if self.train_set.nbytes <= cfg.in_memory_limit_mb * 2**20:
             data = self.train_set.tensor().to(self.device)
 
@@ -182,8 +190,10 @@ class Trainer:
                 order = torch.randperm(n, generator=generator)
                 order = order[rank::world][: n // world].to(self.device)
                 for start in range(0, len(order), cfg.batch_size):
+                    index = order[start : start + cfg.batch_size]
                     # index_select: a plain row gather, an order of magnitude cheaper than data[idx]
-                    yield to_float(torch.index_select(data, 0, order[start : start + cfg.batch_size]))
+                    x = to_float(torch.index_select(data, 0, index))
+                    yield x if structured is None else structured(index, x)
 
             return whole_tensor
 
@@ -206,8 +216,11 @@ class Trainer:
             batches = DataLoader(
                 Items(), batch_size=cfg.batch_size, sampler=order, num_workers=2, generator=generator
             )
-            for batch in batches:
-                yield to_float(batch.to(self.device))
+            for i, batch in enumerate(batches):
+                x = to_float(batch.to(self.device))
+                if structured is not None:
+                    x = structured(torch.tensor(order[i * cfg.batch_size : (i + 1) * cfg.batch_size]), x)
+                yield x
 
         return loader
 
@@ -297,6 +310,8 @@ class Trainer:
         count = torch.zeros(1, dtype=torch.float64)
         for start in range(0, len(index), batch_size):
             x = images.float_batch(index[start : start + batch_size]).to(self.device)
+            if (structured := _structured_batch(images)) is not None:
+                x = structured(torch.from_numpy(index[start : start + batch_size]), x)
             terms = self.model(x, None)
             k = len(x)
             sums += torch.stack([terms.total, terms.recon, terms.kl]).double().cpu() * k

@@ -1,0 +1,68 @@
+"""The image–caption cosine similarity matrix of 16 items: what the contrastive loss shapes.
+
+Rows are images, columns their captions in the same order, so a trained model shows a
+bright diagonal: each image is most similar to its own caption."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QDialog, QLabel, QListWidget, QVBoxLayout, QWidget
+
+from latentexplorer.data.captions import attributes, full_captions
+from latentexplorer.errors import DataError
+from latentexplorer.gui import images as im
+from latentexplorer.gui.session import Session
+
+ITEMS = 16
+
+
+def similarity_batch(session: Session, n: int = ITEMS, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(item indices, their full captions, images × captions cosine similarities) for n seeded items."""
+    factors = session.images.factors
+    if factors is None or factors.names[:1] != ("shape",):
+        raise DataError("the similarity matrix needs sprites, whose factors give the captions")
+    n = min(n, len(session.images))
+    index = np.sort(np.random.default_rng(seed).choice(len(session.images), n, replace=False))
+    captions = full_captions(attributes(factors.indices[index]), seed=seed)
+    with torch.no_grad():
+        text = session.model.encode_text(captions).cpu().numpy()
+    return index, captions, session.mu[index] @ text.T
+
+
+class SimilarityMatrixDialog(QDialog):
+    """objectName `similarityMatrix`; `matrix` holds the values shown."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("similarityMatrix")
+        self.setWindowTitle("Image–caption similarity")
+        self.index, self.captions, self.matrix = similarity_batch(session)
+        n = len(self.index)
+        thumbs = QLabel()
+        thumbs.setPixmap(QPixmap(im.rgb_to_pixmap(im.tile(session.images.float_batch(self.index), n, 36))))
+        thumbs.setToolTip("The images of the rows, left to right = top to bottom")
+        self.plot = pg.PlotWidget(background="w")
+        self.image = pg.ImageItem(self.matrix.astype(np.float32), axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        self.plot.addItem(self.image)
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        self.plot.getAxis("left").setTicks([[(i + 0.5, f"image {i + 1}") for i in range(n)]])
+        self.plot.getAxis("bottom").setTicks([[(i + 0.5, str(i + 1)) for i in range(n)]])
+        self.plot.setLabel("bottom", "caption")
+        diagonal = int((self.matrix.argmax(1) == np.arange(n)).sum())
+        summary = QLabel(f"Diagonal = own caption. It is the row's best match for {diagonal} of {n} images; "
+                         f"similarities {self.matrix.min():.2f} (dark) to {self.matrix.max():.2f} (bright).")
+        summary.setWordWrap(True)
+        legend = QListWidget()
+        legend.addItems([f"{i + 1}. {c}" for i, c in enumerate(self.captions)])
+        legend.setMaximumHeight(150)
+        layout = QVBoxLayout(self)
+        layout.addWidget(thumbs)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(summary)
+        layout.addWidget(legend)
+        self.resize(760, 820)
