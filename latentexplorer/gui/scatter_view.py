@@ -178,7 +178,7 @@ class LatentScatter(QWidget):
         x_label, y_label = s.projection.labels
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
-        self.view_box.autoRange(padding=0.05)
+        self.view_box.autoRange(items=[self.points], padding=0.05)  # not the last run's ellipses
         self._draw_ellipses()
         self._show_selection(s.selected)
         self._show_marker(s.z)

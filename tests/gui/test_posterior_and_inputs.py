@@ -252,3 +252,19 @@ def test_an_image_file_dropped_on_the_window_opens_in_the_drawing_pad(window, qt
     assert window.drawing_pad is not None and window.drawing_pad.isVisible()
     assert isinstance(window.preview.preview, DrawingPreview)
     assert window.session.run is run_before  # the open run stays
+
+
+def test_opening_a_run_fits_the_view_to_its_points_not_to_the_old_ellipses(window, qtbot):
+    """The view fits the new codes even while the previous run's mixture ellipses are still
+    drawn (they were counted in the range: a small cloud showed in a corner of the old view)."""
+    from latentexplorer.data.base import ImageSet
+
+    session, scatter = window.session, window.scatter
+    qtbot.waitUntil(lambda: len(scatter.ellipse_items) > 0, timeout=20_000)
+    faint = ImageSet((session.images.images.astype(np.float32) / 255.0) * 0.05, "faint digits",
+                     labels=session.images.labels)
+    with qtbot.waitSignal(session.runChanged, timeout=20_000):
+        assert session.open_run(bundled_run("digits-vae-2d"), images=faint)
+    extent = session.xy.max(0) - session.xy.min(0)
+    (x0, x1), (y0, y1) = scatter.view_box.viewRange()
+    assert x1 - x0 < 1.5 * extent[0] and y1 - y0 < 1.5 * extent[1]
