@@ -11,11 +11,12 @@ from latentexplorer.models.linear import (
     PCAModel,
     fit_linear_model,
 )
+from latentexplorer.models.sequence import SequenceVAE
 from latentexplorer.models.vae import VAE
 
 __all__ = [
     "Autoencoder", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "PCAModel",
-    "Posterior", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
+    "Posterior", "SequenceVAE", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
 ]
 
 
@@ -24,4 +25,6 @@ def build_model(config: ModelConfig) -> LatentModel:
     by fitting or by loading its weights)."""
     if config.kind in LINEAR_MODELS:
         return LINEAR_MODELS[config.kind](config)
+    if config.is_sequence:
+        return SequenceVAE(config)
     return Autoencoder(config) if config.kind == "ae" else VAE(config)
