@@ -205,7 +205,7 @@ class CompareSide(QWidget):
         """The item's original beside its reconstruction decode(μ)."""
         data = self.data
         self.selected = index
-        original = data.images.float_batch(np.array([index])).numpy()
+        original = im.display_images(data.images, np.array([index]))
         reconstruction = data.decode(data.mu[index])
         self.selection_marker.setData(x=[data.xy[index, 0]], y=[data.xy[index, 1]])
         self.recon.setPixmap(im.rgb_to_pixmap(im.tile(np.concatenate([original, reconstruction]),

@@ -27,7 +27,7 @@ from latentexplorer.models.base import LOGVAR_MAX, LOGVAR_MIN, LossTerms, Poster
 from latentexplorer.models.vae import VAE
 
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -7.0, 2.0
-INPUT_DROPOUT = 0.3
+INPUT_DROPOUT = 0.7
 """In training, the share of steps whose previous point the decoder does not see (Bowman et
 al.'s word dropout): it must then read the trajectory from z, which keeps z in use."""
 END_THRESHOLD = 0.5
