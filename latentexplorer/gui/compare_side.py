@@ -23,7 +23,8 @@ from latentexplorer.gui.scatter_view import PassiveScatter
 
 OPEN_ITEM = "Open…"
 PICK_RADIUS_PX = 8.0
-KIND_NAMES = {"ae": "autoencoder", "vae": "VAE", "betavae": "β-VAE", "pca": "PCA", "fa": "factor analysis"}
+KIND_NAMES = {"ae": "autoencoder", "vae": "VAE", "betavae": "β-VAE", "pca": "PCA", "fa": "factor analysis",
+              "seqvae": "sequence VAE"}
 
 
 @dataclass(frozen=True)

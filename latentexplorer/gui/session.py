@@ -887,7 +887,7 @@ class Session(QObject):
             return "no run open"
         cfg = self.run.config.model
         kind = {"ae": "autoencoder", "vae": "VAE", "betavae": f"β-VAE (β = {cfg.beta:g})",
-                "pca": "PCA", "fa": "factor analysis"}[cfg.kind]
+                "pca": "PCA", "fa": "factor analysis", "seqvae": "sequence VAE"}[cfg.kind]
         if cfg.kind == "vae" and cfg.beta != 1:
             kind = f"VAE (β = {cfg.beta:g})"
         if cfg.is_linear:

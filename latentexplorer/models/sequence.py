@@ -27,11 +27,12 @@ from latentexplorer.models.base import LOGVAR_MAX, LOGVAR_MIN, LossTerms, Poster
 from latentexplorer.models.vae import VAE
 
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -7.0, 2.0
-INPUT_DROPOUT = 0.7
+INPUT_DROPOUT = 0.5
 """In training, the share of steps whose previous point the decoder does not see (Bowman et
 al.'s word dropout): it must then read the trajectory from z, which keeps z in use."""
 END_THRESHOLD = 0.5
-"""Generation stops at the first step whose end-of-sequence probability exceeds this."""
+"""Generation stops once the probability that the sequence has ended, the product of the
+per-step end probabilities' complements, passes this: the median of the predicted length."""
 
 
 def sequence_lengths(x: torch.Tensor) -> torch.Tensor:
@@ -145,16 +146,19 @@ class SequenceVAE(VAE):
         out = torch.zeros(n, self.max_length, self.coords + 1, device=z.device)
         previous = torch.zeros(n, 1, self.coords, device=z.device)
         alive = torch.ones(n, dtype=torch.bool, device=z.device)
+        survival = torch.ones(n, device=z.device)
         state = None
         for t in range(self.max_length):
             step, state = self.decoder(z, previous, state)
             mu, _, end_logit = self._split(step[:, 0])
             out[:, t, : self.coords] = torch.where(alive[:, None], mu, out[:, t, : self.coords])
             out[:, t, -1] = alive.float()
-            alive = alive & (torch.sigmoid(end_logit) <= END_THRESHOLD)
+            survival = survival * (1.0 - torch.sigmoid(end_logit))
+            alive = alive & (survival > END_THRESHOLD)
             if not bool(alive.any()):
                 break
-            previous = mu.unsqueeze(1)
+            if INPUT_DROPOUT < 1.0:  # an inputless decoder (dropout 1) never sees its points
+                previous = mu.unsqueeze(1)
         return out.unsqueeze(1)
 
     @torch.no_grad()
