@@ -10,6 +10,7 @@ from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.images import to_uint8
 from latentexplorer.gui.main_window import MainWindow
 from latentexplorer.gui.session import PointPreview
+from latentexplorer.gui.training_form import TrainingForm, expected_shape
 
 
 @pytest.fixture
@@ -43,3 +44,15 @@ def test_clicking_a_point_shows_its_trajectory_and_reconstruction(strokes_window
     recon = preview.shown["reconstruction"]
     np.testing.assert_array_equal(recon, to_uint8(session.decode(session.mu[i])[0]))
     assert recon.max() > 100, "the reconstruction draws a trajectory"
+
+
+def test_the_training_form_offers_strokes_and_the_sequence_vae(qtbot):
+    form = TrainingForm()
+    qtbot.addWidget(form)
+    form.dataset.setCurrentText("strokes")
+    assert form.dataset.currentText() == "strokes"
+    form.kind.setCurrentIndex(form.kind.findData("seqvae"))
+    assert (form.hidden.text(), form.likelihood.currentText(), form.warmup.value()) == ("128", "gaussian-learned", 5.0)
+    config = form.run_config()
+    assert config.model.kind == "seqvae" and config.model.warmup_epochs == 5.0
+    assert expected_shape(config) == (1, 48, 3)
