@@ -27,3 +27,7 @@ build sprites-betavae --dataset sprites --items 100000 --size 32 --model betavae
 # A CLIP-style image-caption model on captioned sprites (about 2 minutes).
 build sprites-clip --dataset sprites --items 20000 --size 32 --model clip --latent-dim 32 \
     --arch conv --hidden 256 --epochs 15 --batch-size 256
+# Sequence VAE on pen trajectories (about 3 minutes on one thread): its KL weight ramps in over
+# 5 epochs (the default for seqvae), so the decoder learns to use z before the KL can switch it off.
+build strokes-seqvae --dataset strokes --items 1500 --model seqvae --latent-dim 4 --hidden 64 \
+    --epochs 40 --batch-size 32 --lr 0.003 --threads 1

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def config_from_args(args: argparse.Namespace):
     """A RunConfig: defaults, then the --config file, then the options given on the line."""
-    from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig, kind_defaults
     from latentexplorer.errors import ConfigError
 
     if args.config is not None:
@@ -159,10 +159,9 @@ def config_from_args(args: argparse.Namespace):
     }
     if args.model == "betavae" and args.beta is None and base.model.beta == 1.0:
         model_opts["beta"] = 4.0
-    if args.model == "clip" and args.latent_dim is None and base.model.latent_dim == 2:
-        model_opts["latent_dim"] = 32
+    model_opts.update(kind_defaults(args.model or base.model.kind, base.model, model_opts))
     root = args.data_root
-    if root is not None and args.dataset in ("folder", "npz", None):
+    if root is not None and args.dataset in ("folder", "npz", "strokes-npz", None):
         root = str(Path(root).expanduser().resolve())
     data_opts = {
         "name": args.dataset, "root": root, "n": args.items, "size": args.size,

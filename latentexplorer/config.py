@@ -16,9 +16,19 @@ from latentexplorer.errors import ConfigError
 FORMAT_VERSION = 1
 """Version of the run-folder format; a newer one is refused with a clear message."""
 
-MODEL_KINDS = ("ae", "vae", "betavae", "pca", "fa", "clip")
+MODEL_KINDS = ("ae", "vae", "betavae", "pca", "fa", "seqvae", "clip")
 LINEAR_KINDS = ("pca", "fa")
 """Linear latent models fitted in closed form by scikit-learn rather than trained by epochs."""
+SEQUENCE_KINDS = ("seqvae",)
+"""Models of pen trajectories: their `image_shape` is (1, max length, coordinates + present)."""
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "seqvae": {"hidden": (128,), "likelihood": "gaussian-learned", "warmup_epochs": 5.0},
+    "clip": {"latent_dim": 32},
+}
+"""Defaults that differ by kind, applied where a run is configured (CLI, Training tab): a
+sequence VAE has one GRU width, predicts its pen's σ per step, and ramps the KL in over 5
+epochs, without which its decoder learns to ignore z (posterior collapse); a CLIP embedding
+space needs more than the 2 dimensions of the default latent."""
 ARCHITECTURES = ("auto", "mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -32,6 +42,10 @@ class ModelConfig:
     The objective (β, warm-up, capacity, free bits) lives here rather than in the
     training settings because evaluation must use the same objective the model
     was trained with.
+
+    A sequence VAE (`seqvae`) reads its shapes from the same fields: `image_shape` is
+    (1, T_max, F), the padded layout of its data (F = coordinates + a present flag), and
+    `hidden[0]` is the width of its GRUs.
     """
 
     kind: str = "vae"
@@ -69,7 +83,13 @@ class ModelConfig:
         )
         _check(len(self.image_shape) == 3, "image_shape must be (channels, height, width)")
         c, h, w = self.image_shape
-        _check(c in (1, 3) and h >= 4 and w >= 4, f"unsupported image shape {self.image_shape}")
+        if self.is_sequence:
+            _check(c == 1 and h >= 2 and w >= 3, f"sequences must be (1, length >= 2, coordinates + present "
+                   f">= 3), got {self.image_shape}")
+            _check(self.likelihood != "bernoulli", "a sequence VAE models pen positions with a Gaussian: "
+                   "choose likelihood gaussian (fixed sigma) or gaussian-learned")
+        else:
+            _check(c in (1, 3) and h >= 4 and w >= 4, f"unsupported image shape {self.image_shape}")
         _check(1 <= self.latent_dim <= 128, f"latent dimension must be 1..128, got {self.latent_dim}")
         _check(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden widths must be positive")
         _check(len(self.channels) >= 1 and min(self.channels) >= 1, "conv channels must be positive")
@@ -97,8 +117,22 @@ class ModelConfig:
         return self.kind != "clip"
 
     @property
+    def is_sequence(self) -> bool:
+        return self.kind in SEQUENCE_KINDS
+
+    @property
     def is_linear(self) -> bool:
         return self.kind in LINEAR_KINDS
+
+
+def kind_defaults(kind: str, base: ModelConfig, given: dict[str, Any]) -> dict[str, Any]:
+    """The kind's own defaults (KIND_DEFAULTS) for the options neither `given` (not None) nor
+    `base` (left at the generic default) set."""
+    generic = ModelConfig()
+    return {
+        key: value for key, value in KIND_DEFAULTS.get(kind, {}).items()
+        if given.get(key) is None and getattr(base, key) == getattr(generic, key)
+    }
 
 
 @dataclass(frozen=True)

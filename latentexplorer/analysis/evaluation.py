@@ -305,7 +305,7 @@ def evaluate(
             kl_dims.append(item_kl)
             iwae.append(iwae_bound(log_w))
         else:
-            recon.append(model.log_likelihood(x, model.decode(posterior.mu)))
+            recon.append(model.log_px_given_z(x, posterior.mu))
         if progress is not None:
             progress(min(start + batch_size, len(subset)), len(subset))
     recon_v = torch.cat(recon).double().cpu().numpy()

@@ -35,8 +35,7 @@ def log_weights(
     for start in range(0, k, chunk):
         m = min(chunk, k - start)
         z = posterior.rsample(m)  # m × B × D
-        params = model.decode(z.reshape(-1, z.shape[-1]))
-        ll = model.log_likelihood(x.repeat(m, 1, 1, 1), params).reshape(m, -1)
+        ll = model.log_px_given_z(x.repeat(m, 1, 1, 1), z.reshape(-1, z.shape[-1])).reshape(m, -1)
         log_w.append(ll + prior_log_prob(z) - posterior.log_prob(z))
         log_lik.append(ll)
         if on_chunk is not None:

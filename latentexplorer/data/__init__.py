@@ -14,6 +14,7 @@ from latentexplorer.data.base import Factors, ImageSet, to_float
 from latentexplorer.data.digits import load_digits
 from latentexplorer.data.folder import load_folder
 from latentexplorer.data.sprites import make_sprites
+from latentexplorer.data.strokes import StrokeSet, load_stroke_arrays, make_strokes
 from latentexplorer.data.torchvision_sets import TORCHVISION_SETS, load_torchvision
 from latentexplorer.errors import DataError
 
@@ -28,14 +29,20 @@ __all__ = [
     "load_folder",
     "load_torchvision",
     "make_sprites",
+    "make_strokes",
+    "load_stroke_arrays",
+    "StrokeSet",
     "to_float",
 ]
 
-DATASETS = ("sprites", "digits", "mnist", "fashion-mnist", "kmnist", "cifar10", "folder", "npz")
+DATASETS = ("sprites", "digits", "mnist", "fashion-mnist", "kmnist", "cifar10", "folder", "npz", "strokes",
+            "strokes-npz")
 
 _DEFAULT_SPRITES = 50_000
+_DEFAULT_STROKES = 10_000
 _DEFAULT_SIZE = 32
-_ROOT_MEANING = {"folder": "the image folder", "npz": "the .npz or .npy file"}
+_ROOT_MEANING = {"folder": "the image folder", "npz": "the .npz or .npy file",
+                "strokes-npz": "the .npz of sequences and lengths"}
 
 
 def load_dataset(config: DataConfig) -> ImageSet:
@@ -52,6 +59,8 @@ def load_dataset(config: DataConfig) -> ImageSet:
         return make_sprites(
             n=config.n or _DEFAULT_SPRITES, size=size, seed=config.seed, full=config.full
         )
+    if name == "strokes":
+        return make_strokes(n=config.n or _DEFAULT_STROKES, seed=config.seed)
     if name == "digits":
         data = load_digits()
     else:
@@ -60,6 +69,8 @@ def load_dataset(config: DataConfig) -> ImageSet:
             raise DataError(f"--data-root is required for {name}{meaning}")
         if name in TORCHVISION_SETS:
             data = load_torchvision(name, config.root, train=True)
+        elif name == "strokes-npz":
+            data = load_stroke_arrays(config.root)
         elif name == "folder":
             data = load_folder(config.root, size=size, grayscale=config.grayscale)
         else:

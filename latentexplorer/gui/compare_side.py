@@ -24,7 +24,8 @@ from latentexplorer.gui.scatter_view import PassiveScatter
 
 OPEN_ITEM = "Open…"
 PICK_RADIUS_PX = 8.0
-KIND_NAMES = {"ae": "autoencoder", "vae": "VAE", "betavae": "β-VAE", "pca": "PCA", "fa": "factor analysis"}
+KIND_NAMES = {"ae": "autoencoder", "vae": "VAE", "betavae": "β-VAE", "pca": "PCA", "fa": "factor analysis",
+              "seqvae": "sequence VAE"}
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class CompareSide(QWidget):
         """The item's original beside its reconstruction decode(μ)."""
         data = self.data
         self.selected = index
-        original = data.images.float_batch(np.array([index])).numpy()
+        original = im.display_images(data.images, np.array([index]))
         reconstruction = data.decode(data.mu[index])
         self.selection_marker.setData(x=[data.xy[index, 0]], y=[data.xy[index, 1]])
         self.recon.setPixmap(im.rgb_to_pixmap(im.tile(np.concatenate([original, reconstruction]),

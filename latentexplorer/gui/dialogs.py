@@ -24,7 +24,7 @@ from latentexplorer.config import DataConfig
 from latentexplorer.data import DATASETS
 from latentexplorer.gui import images as im
 
-NEEDS_FILE = {"npz"}
+NEEDS_FILE = {"npz", "strokes-npz"}
 NEEDS_FOLDER = {"mnist", "fashion-mnist", "kmnist", "cifar10", "folder"}
 NEEDS_ROOT = NEEDS_FILE | NEEDS_FOLDER
 """Data sources that read a location on disk (the others are generated or bundled)."""

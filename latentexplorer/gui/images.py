@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
+
+if TYPE_CHECKING:
+    from latentexplorer.data import ImageSet
+
+
+def display_images(images: ImageSet, index: np.ndarray) -> np.ndarray:
+    """What the GUI shows of the items at `index` (N×C×H×W in [0, 1]): the images, or, for data
+    that are not images (pen trajectories), the drawing their `display_batch` makes."""
+    draw = getattr(images, "display_batch", None)
+    return draw(index) if draw is not None else images.float_batch(index).numpy()
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

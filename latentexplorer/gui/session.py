@@ -20,6 +20,7 @@ from latentexplorer.checkpoint import Run, load_run
 from latentexplorer.config import DataConfig
 from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError, UserError
+from latentexplorer.gui.images import display_images
 from latentexplorer.logs import get_logger
 
 COLOUR_MODES = {
@@ -634,7 +635,7 @@ class Session(QObject):
         return self.model.mean(z).numpy()
 
     def original(self, index: int) -> np.ndarray:
-        return self.images.float_batch(np.array([index])).numpy()[0]
+        return display_images(self.images, np.array([index]))[0]
 
     def nearest(self, z: np.ndarray, k: int = 1, exclude: int = -1) -> tuple[np.ndarray, np.ndarray]:
         """Indices and Euclidean distances of the k items whose μ is nearest to z.
@@ -658,7 +659,7 @@ class Session(QObject):
     def neighbours_of(self, index: int, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
         """The k items whose μ is nearest to item `index`'s, and their images."""
         neighbours, _ = self.nearest(self.mu[index], k, exclude=index)
-        return neighbours, self.images.float_batch(neighbours).numpy()
+        return neighbours, display_images(self.images, neighbours)
 
     def label_of(self, index: int) -> str:
         if self.images.labels is None:
@@ -915,7 +916,7 @@ class Session(QObject):
             return "no run open"
         cfg = self.run.config.model
         kind = {"ae": "autoencoder", "vae": "VAE", "betavae": f"β-VAE (β = {cfg.beta:g})",
-                "pca": "PCA", "fa": "factor analysis"}.get(cfg.kind, cfg.kind.upper())
+                "pca": "PCA", "fa": "factor analysis", "seqvae": "sequence VAE"}.get(cfg.kind, cfg.kind.upper())
         if cfg.kind == "vae" and cfg.beta != 1:
             kind = f"VAE (β = {cfg.beta:g})"
         if cfg.is_linear:

@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from latentexplorer.config import KIND_DEFAULTS, DataConfig, ModelConfig, RunConfig, TrainConfig
 from latentexplorer.data import DATASETS
+from latentexplorer.data.strokes import MAX_LENGTH
 from latentexplorer.errors import ConfigError
 from latentexplorer.gui.dialogs import NEEDS_ROOT, browse_data_location
 
 FIXED_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
-                "kmnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+                "kmnist": (1, 28, 28), "cifar10": (3, 32, 32), "strokes": (1, MAX_LENGTH, 3)}
 
 
 def default_runs_folder() -> Path:
@@ -70,7 +71,8 @@ class TrainingForm(QWidget):
         self.items.setSpecialValueText("all")
         self.size = _spin(8, 256, 32, "Image size for sprites and image folders")
         self.kind = QComboBox()
-        for key, name in (("vae", "VAE"), ("betavae", "β-VAE"), ("ae", "Autoencoder")):
+        for key, name in (("vae", "VAE"), ("betavae", "β-VAE"), ("ae", "Autoencoder"),
+                          ("seqvae", "Sequence VAE")):
             self.kind.addItem(name, key)
         self.kind.setToolTip("Autoencoder: no prior, no KL; VAE: β = 1; β-VAE: β > 1 trades "
                              "reconstruction for a more factorised latent")
@@ -127,6 +129,11 @@ class TrainingForm(QWidget):
             self.beta.setValue(1.0)
         for w in (self.beta, self.warmup, self.capacity):
             w.setEnabled(kind != "ae")
+        defaults = KIND_DEFAULTS.get(kind, {})
+        if defaults:  # e.g. the sequence VAE: one GRU width, learned σ, KL warm-up
+            self.hidden.setText(",".join(str(h) for h in defaults["hidden"]))
+            self.likelihood.setCurrentText(defaults["likelihood"])
+            self.warmup.setValue(defaults["warmup_epochs"])
 
     def suggested_out(self) -> Path:
         base = default_runs_folder() / f"{self.dataset.currentText()}-{self.kind.currentData()}"

@@ -14,11 +14,12 @@ from latentexplorer.models.linear import (
     PCAModel,
     fit_linear_model,
 )
+from latentexplorer.models.sequence import SequenceVAE
 from latentexplorer.models.vae import VAE
 
 __all__ = [
     "Autoencoder", "CLIPModel", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "PCAModel",
-    "Posterior", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
+    "Posterior", "SequenceVAE", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
 ]
 
 
@@ -30,4 +31,6 @@ def build_model(config: ModelConfig, folder: str | Path | None = None) -> Latent
         return LINEAR_MODELS[config.kind](config)
     if config.kind == "clip":
         return CLIPModel(config) if folder is None else CLIPModel.from_folder(config, folder)
+    if config.is_sequence:
+        return SequenceVAE(config)
     return Autoencoder(config) if config.kind == "ae" else VAE(config)

@@ -132,6 +132,11 @@ class LatentModel(nn.Module):
         """log p(x|z) per item, summed over pixels."""
         return self.likelihood.log_prob(x, params)
 
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per item for codes z (batch × dim); a sequence model overrides it, as its
+        likelihood needs the decoder run on x itself."""
+        return self.log_likelihood(x, self.decode(z))
+
     def forward(self, x: torch.Tensor, progress: float | None = None) -> LossTerms:
         """The training objective; `progress` is the fraction of epochs done (for annealing)."""
         raise NotImplementedError

@@ -18,6 +18,7 @@ from latentexplorer.checkpoint import (
 )
 from latentexplorer.config import RunConfig
 from latentexplorer.data import ImageSet, load_dataset
+from latentexplorer.data.strokes import check_model_reads_data
 from latentexplorer.errors import DataError
 from latentexplorer.models import build_model
 from latentexplorer.training.distributed import DistContext
@@ -71,6 +72,7 @@ def prepare_training(
             "fit it again (`latentexplorer train --model pca|fa --overwrite`)"
         )
     train_set, val_set = split_data(config, images)
+    check_model_reads_data(config.model, train_set)
     if resume:
         if train_set.image_shape != config.model.image_shape:
             raise DataError(
