@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 REASON = "This model has no decoder (it embeds images and captions), so there is nothing to decode."
+SEQUENCE_REASON = "This model reads pen trajectories, not images: the pad draws images."
 
 
 class DecoderGuard(QObject):
@@ -36,3 +37,9 @@ class DecoderGuard(QObject):
         if decoder:
             for widget in self.plain:
                 widget.setEnabled(True)
+        # the drawing pad makes images; a sequence model reads trajectories
+        sequence = session.has_run and session.run.config.model.is_sequence
+        for widget in (self.window.controls.draw, self.window.draw_action):
+            if sequence:
+                widget.setEnabled(False)
+                widget.setToolTip(SEQUENCE_REASON)

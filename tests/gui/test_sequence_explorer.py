@@ -106,3 +106,14 @@ def test_dragging_between_two_items_interpolates_trajectories(strokes_window, qt
     np.testing.assert_array_equal(frames, expected)
     assert frames.shape[1:] == (64, 64, 3) and (frames.reshape(len(frames), -1).max(1) > 100).all()
     assert not np.array_equal(frames[0], frames[-1]), "the two ends draw different trajectories"
+
+
+def test_the_drawing_pad_is_off_for_a_sequence_model_and_back_for_an_image_model(strokes_window, qtbot):
+    from latentexplorer.bundled import bundled_run
+
+    window = strokes_window
+    assert not window.controls.draw.isEnabled() and not window.draw_action.isEnabled()
+    assert "trajectories" in window.controls.draw.toolTip()
+    with qtbot.waitSignal(window.session.runChanged, timeout=10_000):
+        assert window.open_run(bundled_run("digits-vae-2d"))
+    assert window.controls.draw.isEnabled() and window.draw_action.isEnabled()
