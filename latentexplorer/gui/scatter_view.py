@@ -99,6 +99,8 @@ class LatentScatter(QWidget):
         self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
         self.plot.setObjectName("latentPlot")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        for side in ("bottom", "left"):  # latent units, never "×0.001" rescaled ticks
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setMouseTracking(True)
         self.points = PointCloudItem()
         self.plot.addItem(self.points)
