@@ -138,7 +138,9 @@ class LatentScatter(QWidget):
                      self.posterior_1s, self.posterior_2s):
             item.setZValue(10)
             item.setVisible(False)
-            self.plot.addItem(item)
+            # overlays never widen the view, so changing one does not make the view box
+            # re-measure every item's bounds (the fitted range is the points', see _redraw_all)
+            self.plot.addItem(item, ignoreBounds=True)
         self.legend = QListWidget()
         self.legend.setObjectName("scatterLegend")
         self.legend.setMaximumWidth(190)
