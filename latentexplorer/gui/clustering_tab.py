@@ -71,6 +71,7 @@ class ClusteringTab(QWidget):
         self.criteria = None  # the last BIC/AIC per K of these points
         self._running = False  # "Run to convergence" (else the timer plays)
         self._pending = False  # points taken, stepper still to make (the tab was hidden)
+        self._stale = True  # the session changed while the tab was hidden: start over when shown
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self._build()
@@ -177,9 +178,15 @@ class ClusteringTab(QWidget):
     # --- following the session -----------------------------------------------------------------
 
     def reset(self) -> None:
-        """Take the Explorer's current points (a new run, projection or codes) and start over."""
+        """Take the Explorer's current points (a new run, projection or codes) and start over.
+        A hidden tab only notes it and starts over when shown: a followed training run
+        updates the codes every epoch, and redrawing an unseen plot took time from it."""
         self._stop()
         self._generation += 1  # BIC/AIC of earlier points are no longer wanted
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         s = self.session
         self.bic_curve.setData([], [])
         self.aic_curve.setData([], [])
@@ -218,7 +225,9 @@ class ClusteringTab(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._pending:
+        if self._stale:
+            self.reset()
+        elif self._pending:
             self.initialise()
 
     def initialise(self) -> None:

@@ -181,7 +181,11 @@ def test_too_many_clusters_is_a_clear_message_and_keeps_the_view(window, qtbot, 
 def test_the_tab_starts_its_iteration_when_first_shown(window, qtbot):
     tab = window.clustering
     assert not tab.isVisible() and tab.stepper is None  # nothing computed behind the Explorer
-    assert len(tab.cloud.xy) == len(window.session.xy)  # the points are ready
+    # new codes while hidden (a followed training run, every epoch) are only noted
+    generation = tab._generation
+    window.session.codesUpdated.emit()
+    assert tab._generation == generation + 1 and tab.stepper is None
     tab = open_tab(window, qtbot)
+    assert len(tab.cloud.xy) == len(window.session.xy)  # drawn once shown
     assert tab.stepper.iteration == 0 and tab.iteration_label.text() == "Iteration 0"
     assert tab.step_button.isEnabled() and tab.run_button.isEnabled()
