@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from latentexplorer.analysis import mixture as mix
 from latentexplorer.analysis.evaluation import encode_all
@@ -37,6 +37,8 @@ SYNC_ENCODE_LIMIT = 20_000  # larger sets are encoded in a worker, with progress
 """Mixtures of up to this many codes are fitted at once; larger ones in a worker thread."""
 
 POSTERIOR_SAMPLES = 4
+POSTERIOR_DELAY_MS = 30
+"""The selected item's posterior ellipse is drawn this long after its preview (one frame or two)."""
 NEIGHBOURS = 6
 
 
@@ -178,6 +180,9 @@ class Session(QObject):
         self._worker = None
         self._generation = 0
         self.boxes: list = []  # analysis.directions.Group per box selection on the scatter
+        self._posterior_of = -1  # the item whose ellipse is due (see select)
+        self._posterior_timer = QTimer(self, singleShot=True, interval=POSTERIOR_DELAY_MS)
+        self._posterior_timer.timeout.connect(self._emit_pending_posterior)
         self.drawing: DrawingPreview | None = None
 
     # --- opening -------------------------------------------------------------------------
@@ -505,6 +510,7 @@ class Session(QObject):
 
     def shutdown(self) -> None:
         """Wait for background work (window closing, test teardown)."""
+        self._posterior_timer.stop()
         self._cancel_encoding()
         if self._worker is not None:
             self._worker.wait()
@@ -707,8 +713,16 @@ class Session(QObject):
         self.z = mu.astype(np.float64).copy()
         self.selectionChanged.emit(self.selected)
         self.latentChanged.emit(self.z)
-        self.posteriorChanged.emit(self.posterior_shape(mu, logvar))
         self.previewChanged.emit(preview)
+        # The ellipse follows a moment later: its repaint of the scatter (~2.5 ms among a million
+        # points) would otherwise delay the preview the click is for.
+        self._posterior_of = index
+        self._posterior_timer.start()
+
+    def _emit_pending_posterior(self) -> None:
+        index = self._posterior_of
+        if index == self.selected and 0 <= index < len(self.mu) and self.has_run:
+            self.posteriorChanged.emit(self.posterior_shape(self.mu[index], self.logvar[index]))
 
     def posterior_shape(self, mu: np.ndarray, logvar: np.ndarray) -> PosteriorShape | None:
         """The posterior N(μ, diag σ²) in the current view (factor analysis: N(μ, Σ) with its full

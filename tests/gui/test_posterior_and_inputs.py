@@ -39,8 +39,9 @@ def test_clicking_a_point_draws_its_posterior_ellipse_at_one_and_two_sigma(windo
     i = int(isolated_points(window)[0])
     click(qtbot, window, point_of_item(window, i))
     assert session.selected == i
+    # drawn a moment after the preview, which the click is for
+    qtbot.waitUntil(lambda: scatter.posterior_1s.isVisible() and scatter.posterior_2s.isVisible(), timeout=2000)
     one, two = polygon_of(scatter.posterior_1s), polygon_of(scatter.posterior_2s)
-    assert scatter.posterior_1s.isVisible() and scatter.posterior_2s.isVisible()
     sigma = np.exp(0.5 * session.logvar[i].astype(np.float64))
     # a diagonal Gaussian in the two-dimensions view: the contour's half-widths are σ and 2σ
     # (the contour is 63 points evenly spaced in angle: their mean is the centre exactly, and
@@ -57,8 +58,9 @@ def test_an_autoencoder_has_a_point_posterior_and_no_ellipse(window, qtbot):
     session, scatter = window.session, window.scatter
     with qtbot.waitSignal(session.runChanged, timeout=10_000):
         assert window.open_run(bundled_run("digits-ae-2d"))
-    click(qtbot, window, point_of_item(window, int(isolated_points(window)[0])))
-    assert session.selected >= 0
+    with qtbot.waitSignal(session.posteriorChanged, timeout=2000) as shape:
+        click(qtbot, window, point_of_item(window, int(isolated_points(window)[0])))
+    assert session.selected >= 0 and shape.args == [None]
     assert not scatter.posterior_1s.isVisible()
     assert not window.controls.sampled.isEnabled()
 
@@ -225,7 +227,8 @@ def test_a_factor_analysis_posterior_is_drawn_through_the_view_as_a_sigma_a_tran
         assert window.open_run(tmp_path / "fa")
     window.controls.projection.setCurrentIndex(window.controls.projection.findData("pca"))
     assert session.projection.kind == "pca"
-    session.select(5)
+    with qtbot.waitSignal(session.posteriorChanged, timeout=2000):
+        session.select(5)
     sigma = session.model.posterior_covariance().double().numpy()
     expected = session.projection.project_covariance(sigma)
     one = polygon_of(window.scatter.posterior_1s)[:-1]
