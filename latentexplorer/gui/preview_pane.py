@@ -188,10 +188,11 @@ class DecoderPreview(QWidget):
             lines.append(f"its factors say: {p.true_caption}")
         self.info.setText("\n".join(lines))
 
-    def _show_point(self, p: PointPreview) -> None:
-        label = f", label {p.label}" if p.label else ""
-        self.title.setText(f"Item {p.index}{label}")
-        self._tile(0, "original", p.original, "original x")
+    def _show_reading(self, key: str, image: np.ndarray, caption: str,
+                      p: PointPreview | DrawingPreview) -> list[str]:
+        """An input beside how the model reads it: the reconstruction decode(μ), decodes of
+        z ~ q(z|x) (VAEs), and the lines giving μ and σ."""
+        self._tile(0, key, image, caption)
         self._tile(1, "reconstruction", p.reconstruction, "reconstruction\ndecode(μ)")
         variational = self.session.run.config.model.is_variational
         if variational:
@@ -200,6 +201,12 @@ class DecoderPreview(QWidget):
         lines = [f"μ = {_vector(p.mu)}"]
         if variational:
             lines.append(f"σ = {_vector(p.sigma)}")
+        return lines
+
+    def _show_point(self, p: PointPreview) -> None:
+        label = f", label {p.label}" if p.label else ""
+        self.title.setText(f"Item {p.index}{label}")
+        lines = self._show_reading("original", p.original, "original x", p)
         if p.responsibilities is not None:
             order = np.argsort(p.responsibilities)[::-1]
             lines.append(
@@ -215,15 +222,7 @@ class DecoderPreview(QWidget):
 
     def _show_drawing(self, p: DrawingPreview) -> None:
         self.title.setText("Your input, as the model reads it")
-        self._tile(0, "drawing", p.image, "your input x")
-        self._tile(1, "reconstruction", p.reconstruction, "reconstruction\ndecode(μ)")
-        variational = self.session.run.config.model.is_variational
-        if variational:
-            for i, sample in enumerate(p.samples[:4]):
-                self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
-        lines = [f"μ = {_vector(p.mu)}"]
-        if variational:
-            lines.append(f"σ = {_vector(p.sigma)}")
+        lines = self._show_reading("drawing", p.image, "your input x", p)
         labels = [label for label in p.nearest_labels if label]
         if labels:
             counts: dict[str, int] = {}

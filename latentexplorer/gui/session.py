@@ -701,10 +701,8 @@ class Session(QObject):
             self.previewChanged.emit(caption_preview(self, self.selected))
             return
         sigma = np.exp(0.5 * logvar.astype(np.float64))
-        rng = np.random.default_rng(index)
         finite_sigma = np.where(np.isfinite(sigma), sigma, 0.0)
-        samples_z = mu + finite_sigma * rng.standard_normal((POSTERIOR_SAMPLES, len(mu)))
-        decoded = self.decode(np.vstack([mu[None], samples_z]))
+        decoded = self._decode_with_samples(mu, finite_sigma, seed=index)
         preview = PointPreview(
             index=self.selected, original=self.original(index), reconstruction=decoded[0],
             samples=decoded[1:], mu=mu.copy(), sigma=finite_sigma, label=self.label_of(index),
@@ -723,6 +721,11 @@ class Session(QObject):
         index = self._posterior_of
         if index == self.selected and 0 <= index < len(self.mu) and self.has_run:
             self.posteriorChanged.emit(self.posterior_shape(self.mu[index], self.logvar[index]))
+
+    def _decode_with_samples(self, mu: np.ndarray, sigma: np.ndarray, seed: int) -> np.ndarray:
+        """decode(μ) followed by the decodes of POSTERIOR_SAMPLES seeded draws z = μ + σ·ε."""
+        eps = np.random.default_rng(seed).standard_normal((POSTERIOR_SAMPLES, len(mu)))
+        return self.decode(np.vstack([mu[None], mu + sigma * eps]))
 
     def posterior_shape(self, mu: np.ndarray, logvar: np.ndarray) -> PosteriorShape | None:
         """The posterior N(μ, diag σ²) in the current view (factor analysis: N(μ, Σ) with its full
@@ -822,9 +825,7 @@ class Session(QObject):
         mu = posterior.mu[0].double().numpy()
         logvar = posterior.logvar[0].double().numpy()
         sigma = np.exp(0.5 * logvar) if self.variational else np.zeros_like(mu)
-        rng = np.random.default_rng(0)
-        samples_z = mu + sigma * rng.standard_normal((POSTERIOR_SAMPLES, len(mu)))
-        decoded = self.decode(np.vstack([mu[None], samples_z]))
+        decoded = self._decode_with_samples(mu, sigma, seed=0)
         nearest, _ = self.nearest(mu, NEIGHBOURS)
         preview = DrawingPreview(
             image=image, reconstruction=decoded[0], samples=decoded[1:], mu=mu, sigma=sigma,
