@@ -70,7 +70,6 @@ class ClusteringTab(QWidget):
         self._tasks: list[BackgroundTask] = []
         self.criteria = None  # the last BIC/AIC per K of these points
         self._running = False  # "Run to convergence" (else the timer plays)
-        self._pending = False  # points taken, stepper still to make (the tab was hidden)
         self._stale = True  # the session changed while the tab was hidden: start over when shown
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
@@ -215,26 +214,18 @@ class ClusteringTab(QWidget):
             f"({x_label} × {y_label}), the points drawn below: {which}.")
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
-        self.stepper = None
-        self._pending = True
-        if self.isVisible():  # else when first shown: the app's start needs no scikit-learn
-            self.initialise()
-        else:
-            self._draw()
+        self.initialise()  # visible here: a hidden tab waits until shown (no scikit-learn at start)
         self.plot.getViewBox().autoRange(items=[self.cloud], padding=0.05)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._stale:
             self.reset()
-        elif self._pending:
-            self.initialise()
 
     def initialise(self) -> None:
         """A new stepper for the chosen method, K and seed, at iteration 0."""
         self._stop()
         self.stepper = None
-        self._pending = False
         if len(self.points):
             k, seed = self.k.value(), self.seed.value()
             stepper_class = KMeansStepper if self.method.currentData() == "kmeans" else GaussianMixtureStepper
