@@ -4,7 +4,7 @@ decoded location with its nearest item, prior samples, and the interpolation str
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer.gui import images as im
+from latentexplorer.gui.after_paint import AfterPaint
 from latentexplorer.gui.caption_preview import CaptionPreview
 from latentexplorer.gui.session import (
     DrawingPreview,
@@ -132,6 +133,9 @@ class DecoderPreview(QWidget):
         layout.addWidget(self.strip)
         layout.addLayout(strip_controls)
         layout.addStretch(1)
+        # The neighbours (a search over all codes) come after the reconstruction has been
+        # painted: a click shows its point at once.
+        self._neighbours_later = AfterPaint(self._show_neighbours, self)
         session.previewChanged.connect(self.show_preview)
         session.runChanged.connect(lambda: self.show_preview(None))
 
@@ -216,9 +220,7 @@ class DecoderPreview(QWidget):
             )
         self.info.setText("\n".join(lines))
         self.neighbour_label.show()
-        # The neighbours (a search over all codes) come one event-loop pass later, after the
-        # reconstruction has been painted: a click shows its point at once.
-        QTimer.singleShot(0, lambda: self._show_neighbours(p))
+        self._neighbours_later.request()
 
     def _show_drawing(self, p: DrawingPreview) -> None:
         self.title.setText("Your input, as the model reads it")
@@ -233,8 +235,9 @@ class DecoderPreview(QWidget):
                          f"the model places it among the {common}s")
         self.info.setText("\n".join(lines))
 
-    def _show_neighbours(self, p: PointPreview) -> None:
-        if self.preview is not p or not self.session.has_run:
+    def _show_neighbours(self) -> None:
+        p = self.preview
+        if not isinstance(p, PointPreview) or not self.session.has_run:
             return
         neighbours, images = self.session.neighbours_of(p.index, len(self.neighbour_buttons))
         self.neighbours = neighbours

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentexplorer.gui.after_paint import AfterPaint
 from latentexplorer.gui.point_cloud import ContoursItem, PointCloudItem
 from latentexplorer.gui.session import Session
 
@@ -165,8 +166,10 @@ class LatentScatter(QWidget):
         session.projectionChanged.connect(self._redraw_all)
         session.coloursChanged.connect(self._recolour)
         session.mixtureChanged.connect(self._draw_ellipses)
-        session.selectionChanged.connect(self._show_selection)
-        session.latentChanged.connect(self._show_marker)
+        # The ring and the marker move after the click's preview has been painted (AfterPaint)
+        self._rings = AfterPaint(self._draw_selection, self)
+        session.selectionChanged.connect(lambda _: self._rings.request())
+        session.latentChanged.connect(lambda _: self._rings.request())
         session.pathChanged.connect(self._show_path)
         session.samplesChanged.connect(self._show_samples)
         session.posteriorChanged.connect(self._show_posterior)
@@ -184,8 +187,7 @@ class LatentScatter(QWidget):
         self.plot.setLabel("left", y_label)
         self.view_box.autoRange(items=[self.points], padding=0.05)  # not the last run's ellipses
         self._draw_ellipses()
-        self._show_selection(s.selected)
-        self._show_marker(s.z)
+        self._rings.now()
 
     def _set_points(self) -> None:
         """All visible points at their projected μ, in the session's colours (grey until the
@@ -245,6 +247,11 @@ class LatentScatter(QWidget):
         looks for items under the cursor."""
         item.setData(x, y)
         item.setVisible(len(x) > 0)
+
+    def _draw_selection(self) -> None:
+        """The ring around the selected item and the marker at z, as the session has them now."""
+        self._show_selection(self.session.selected)
+        self._show_marker(self.session.z)
 
     def _show_selection(self, index: int) -> None:
         if index < 0 or index >= len(self.session.xy):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.analysis.factors import dimension_factors
 from latentexplorer.gui import images as im
+from latentexplorer.gui.after_paint import AfterPaint
 from latentexplorer.gui.session import Session
 
 TICKS = 600
@@ -72,6 +73,8 @@ class PerturbationSliders(QWidget):
         self.order: list[int] = []
         self.z: np.ndarray | None = None
         self.origin: np.ndarray | None = None
+        self._enabled = True
+        self._rows_later = AfterPaint(self._show_z, self)
         self.header = QLabel()
         self.header.setWordWrap(True)
         self.reset = QPushButton("Reset")
@@ -144,7 +147,9 @@ class PerturbationSliders(QWidget):
         rank = "by average KL to the prior" if stats.kl is not None else "by the variance of the codes"
         self.header.setText(f"One slider per latent dimension, ordered {rank}. Select a point, then move them.")
         self._set_all(s.mu.mean(axis=0).astype(np.float64))
+        self._rows_later.now()
         self.origin = None
+        self._enabled = True  # new rows start enabled
         self._enable(False)
 
     def refresh(self) -> None:
@@ -163,14 +168,22 @@ class PerturbationSliders(QWidget):
         self.inactive_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _enable(self, enabled: bool) -> None:
+        if enabled == self._enabled:
+            return  # a click reaches here twice (selection, then latent): nothing to do again
+        self._enabled = enabled
         for row in self.rows.values():
             row.slider.setEnabled(enabled)
         self.reset.setEnabled(enabled)
 
     def _set_all(self, z: np.ndarray) -> None:
+        """Take z now; the rows show it after the preview of the gesture has been painted."""
         self.z = np.asarray(z, np.float64).copy()
-        for d, row in self.rows.items():
-            row.set_value(self.z[d])
+        self._rows_later.request()
+
+    def _show_z(self) -> None:
+        if self.z is not None:
+            for d, row in self.rows.items():
+                row.set_value(self.z[d])
 
     def _selection(self, index: int) -> None:
         if index >= 0:
@@ -182,7 +195,8 @@ class PerturbationSliders(QWidget):
         """Another gesture moved z (a click or a selection): follow it without decoding."""
         if z is None:
             return
-        self._set_all(z)
+        if self.z is None or not np.array_equal(self.z, z):  # a click sets the same z twice
+            self._set_all(z)
         self._enable(True)
 
     def _moved(self, tick: int) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 import torch
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 from scipy.spatial import cKDTree
@@ -196,7 +196,8 @@ def test_clicking_a_point_selects_it_and_shows_its_reconstruction(window, qtbot)
     assert_close_uint8(preview.shown["reconstruction"], expected_images(session, mu)[0])
     np.testing.assert_array_equal(preview.shown["original"], pixels_of(session, i))
     assert preview.title.text().startswith(f"Item {i}")
-    # the scatter rings the selected point
+    # the scatter rings the selected point, in the paint pass after the preview's
+    qtbot.waitUntil(lambda: drawn_count(window.scatter.highlight) == 1, timeout=2000)
     hx, hy = window.scatter.highlight.getData()
     np.testing.assert_allclose([hx[0], hy[0]], session.xy[i])
 
@@ -224,7 +225,8 @@ def test_clicking_empty_space_decodes_that_location(window, qtbot):
     np.testing.assert_array_equal(preview.shown["nearest"], pixels_of(session, nearest))
     assert f"nearest item {nearest}" in preview.tiles[1].caption.text()
     assert "far from any data item" in preview.info.text()
-    # the marker sits where the user clicked
+    # the marker sits where the user clicked (drawn once the preview has been painted)
+    qtbot.waitUntil(lambda: drawn_count(window.scatter.marker) == 1, timeout=2000)
     mx, my = window.scatter.marker.getData()
     np.testing.assert_allclose([mx[0], my[0]], target, atol=1e-9)
 
@@ -254,6 +256,41 @@ def test_a_point_is_shown_as_soon_as_it_is_pressed_and_a_click_shows_it_once(win
     click(qtbot, window, point_of_item(window, j))
     assert session.selected == j and selections[-1] == j
     session.selectionChanged.disconnect(selections.append)
+
+
+class FirstPaint(QObject):
+    """What the secondary views showed when a widget painted for the first time."""
+
+    def __init__(self, widget, look) -> None:
+        super().__init__()
+        self.seen = None
+        self._look = look
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint and self.seen is None:
+            self.seen = self._look()
+        return False
+
+
+def test_a_click_paints_the_preview_before_the_ring_and_the_sliders_follow(window, qtbot):
+    """The preview is what a click is for: it is painted first, the ring on the scatter and the
+    sliders' positions in the pass after (a millisecond later), all from the same state."""
+    session, sliders = window.session, window.sliders
+    i = int(isolated_points(window)[0])
+    row = sliders.rows[sliders.order[0]]
+    before = row.slider.value()
+    probe = FirstPaint(window.preview.tiles[1].picture,
+                       lambda: (drawn_count(window.scatter.highlight), row.slider.value()))
+    mouse(window.scatter.plot.viewport(), QEvent.Type.MouseButtonPress, point_of_item(window, i), LEFT, LEFT)
+    qtbot.waitUntil(lambda: probe.seen is not None, timeout=2000)
+    assert probe.seen == (0, before)  # the preview painted, the ring and the sliders not yet moved
+    qtbot.waitUntil(lambda: drawn_count(window.scatter.highlight) == 1, timeout=2000)
+    mouse(window.scatter.plot.viewport(), QEvent.Type.MouseButtonRelease, point_of_item(window, i), LEFT, NO_BUTTON)
+    np.testing.assert_allclose(np.array(window.scatter.highlight.getData()).ravel(), session.xy[i])
+    expected = row.to_value(row.slider.value())
+    assert expected == pytest.approx(session.mu[i][row.dim], abs=(row.high - row.low) / 600)
+    assert row.value.text() == f"{session.mu[i][row.dim]:+.2f}"
 
 
 def test_a_selected_point_lists_its_nearest_neighbours_and_clicking_one_selects_it(window, qtbot):

@@ -126,6 +126,8 @@ def test_a_drawing_is_encoded_live_and_shown_on_the_scatter_and_in_the_preview(w
     mu = posterior.mu.numpy()[0]
     np.testing.assert_allclose(shown.mu, mu, atol=1e-5)
     # its μ is marked and its posterior ellipse drawn around it
+    qtbot.waitUntil(lambda: scatter.marker.getData()[0] is not None and len(scatter.marker.getData()[0]) == 1,
+                    timeout=2000)
     mx, my = scatter.marker.getData()
     np.testing.assert_allclose([mx[0], my[0]], mu, atol=1e-5)
     one = polygon_of(scatter.posterior_1s)
