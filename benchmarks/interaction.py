@@ -64,6 +64,16 @@ def until_painted(app, probe: PaintProbe, since: float, limit_s: float = 2.0) ->
     return probe.last - since
 
 
+def until_shown(app, probe: PaintProbe, since: float, handed: list[float], limit_s: float = 2.0) -> float:
+    """Like `until_painted`, but only a paint after the newest hand-over counts: the decode of a
+    drag or slider move runs a moment after the event (moves are coalesced)."""
+    while not handed or probe.last <= handed[-1]:
+        app.processEvents()
+        if time.perf_counter() - since > limit_s:
+            raise TimeoutError("the new preview was not painted")
+    return probe.last - since
+
+
 def settle(app, window) -> None:
     for _ in range(3):
         app.processEvents()
@@ -137,6 +147,9 @@ def click_floor(window, repeats: int) -> list[float]:
 def drag(app, window, moves: int = 40) -> list[float]:
     """ms per mouse move of a drag from one point towards another, until the strip painted."""
     probe = PaintProbe(window.preview.strip)
+    handed: list[float] = []
+    record = lambda _: handed.append(time.perf_counter())  # noqa: E731
+    window.session.previewChanged.connect(record)
     viewport = window.scatter.plot.viewport()
     a_index, b_index = visible_points(window, np.random.default_rng(2), 2)
     a, b = widget_point(window, a_index), widget_point(window, b_index)
@@ -147,30 +160,41 @@ def drag(app, window, moves: int = 40) -> list[float]:
     for k in range(1, moves + 1):
         t = k / moves
         pos = QPoint(round(a.x() + t * (b.x() - a.x())), round(a.y() + t * (b.y() - a.y()) + 3 * np.sin(k)))
+        handed.clear()
         started = time.perf_counter()
         send(viewport, QEvent.Type.MouseMove, pos, NONE, LEFT)
         with contextlib.suppress(TimeoutError):  # pyqtgraph may swallow a move (drag threshold)
-            times.append(until_painted(app, probe, started, limit_s=1.0) * 1e3)
+            times.append(until_shown(app, probe, started, handed, limit_s=1.0) * 1e3)
     send(viewport, QEvent.Type.MouseButtonRelease, b, LEFT, NONE)
     settle(app, window)
+    window.session.previewChanged.disconnect(record)
     if len(times) < moves // 2:
         raise RuntimeError(f"only {len(times)} of {moves} moves redrew the strip")
     return times[2:]
 
 
 def sliders(app, window, repeats: int) -> list[float]:
-    """ms from a slider's new value until the preview painted the decoded z."""
+    """ms from a slider's new value until the preview painted the decoded z.
+
+    The decode runs a moment after the move (moves are coalesced), so a paint of the tile
+    only counts once the new preview has been handed to it."""
     session, panel = window.session, window.sliders
     session.select(visible_points(window, np.random.default_rng(3), 1)[0])
     settle(app, window)
     probe = PaintProbe(window.preview.tiles[1].picture)
+    handed: list[float] = []
+    record = lambda _: handed.append(time.perf_counter())  # noqa: E731
+    session.previewChanged.connect(record)
     row = panel.rows[panel.order[0]]
     times = []
     for k in range(repeats + 2):
         value = row.slider.minimum() + (k * 37) % (row.slider.maximum() - row.slider.minimum())
+        settle(app, window)
+        handed.clear()
         started = time.perf_counter()
         row.slider.setValue(value)
-        times.append(until_painted(app, probe, started) * 1e3)
+        times.append(until_shown(app, probe, started, handed) * 1e3)
+    session.previewChanged.disconnect(record)
     return times[2:]
 
 

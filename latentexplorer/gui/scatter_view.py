@@ -168,6 +168,7 @@ class LatentScatter(QWidget):
         session.mixtureChanged.connect(self._draw_ellipses)
         # The ring and the marker move after the click's preview has been painted (AfterPaint)
         self._rings = AfterPaint(self._draw_selection, self)
+        self._ringed: tuple[int, np.ndarray | None] = (-1, None)  # what the ring was drawn for
         session.selectionChanged.connect(lambda _: self._rings.request())
         session.latentChanged.connect(lambda _: self._rings.request())
         session.pathChanged.connect(self._show_path)
@@ -254,10 +255,14 @@ class LatentScatter(QWidget):
         self._show_marker(self.session.z)
 
     def _show_selection(self, index: int) -> None:
-        if index < 0 or index >= len(self.session.xy):
+        xy = self.session.xy
+        if index == self._ringed[0] and xy is self._ringed[1]:
+            return  # a slider move re-reads the same selection: the ring stays where it is
+        self._ringed = (index, xy)
+        if index < 0 or index >= len(xy):
             self._overlay(self.highlight, [], [])
         else:
-            x, y = self.session.xy[index]
+            x, y = xy[index]
             self._overlay(self.highlight, [x], [y])
 
     def _show_matches(self, indices) -> None:
