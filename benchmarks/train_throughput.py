@@ -14,7 +14,7 @@ All in one process, alternating rounds so machine noise hits every side alike:
 5. the conv VAE on 32×32 images against a plain loop of the same network, with and
    without channels_last.
 
-    python benchmarks/train_throughput.py [--epochs 3] [--n 60000] [--threads 2] [--repeats 2]
+    python benchmarks/train_throughput.py [--epochs 3] [--n 60000] [--threads 2] [--repeats 3]
                                           [--quality-epochs 10] [--parts mlp,compile,quality,conv] [--quick]
 """
 
@@ -344,7 +344,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--n", type=int, default=60_000)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds; medians reported")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; medians reported")
     parser.add_argument("--quality-epochs", type=int, default=10)
     parser.add_argument("--quality-n", type=int, help="items for the quality check (default: --n)")
     parser.add_argument("--conv-n", type=int, default=12_800, help="32×32 items for the conv VAE")
