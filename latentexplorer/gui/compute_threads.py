@@ -25,14 +25,32 @@ def keep_gui_thread_serial() -> None:
     torch.set_num_threads(1)
 
 
-def use_worker_threads(requested: int | None = None) -> int:
+_training_runs = 0
+
+
+def use_worker_threads(requested: int | None = None, training: bool = False) -> int:
     """Call first in a worker thread: `requested` threads, or the count torch had before
-    the GUI thread was made serial."""
+    the GUI thread was made serial. While a training run is going, other workers (a mixture
+    refit, an evaluation) get one thread: a second team beside the training's makes libgomp
+    park every thread between ops, and an idle thread holding a team halved training speed."""
     import torch
 
-    threads = requested or _worker_threads or torch.get_num_threads()
+    if _training_runs and not training:
+        threads = 1
+    else:
+        threads = requested or _worker_threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     return threads
+
+
+def training_started() -> None:
+    global _training_runs
+    _training_runs += 1
+
+
+def training_ended() -> None:
+    global _training_runs
+    _training_runs = max(0, _training_runs - 1)
 
 
 def worker_thread_count() -> int:

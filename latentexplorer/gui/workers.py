@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from latentexplorer.gui.compute_threads import use_worker_threads
+from latentexplorer.gui.compute_threads import training_ended, training_started, use_worker_threads
 from latentexplorer.logs import get_logger
 
 
@@ -204,7 +204,8 @@ class TrainingWorker(QObject):
         from latentexplorer.errors import UserError
         from latentexplorer.training import NonFiniteLoss, prepare_training
 
-        use_worker_threads(self.config.train.threads if self.config is not None else None)
+        use_worker_threads(self.config.train.threads if self.config is not None else None, training=True)
+        training_started()
         try:
             self.trainer = prepare_training(
                 self.config, self.out, resume=self.resume, epochs=self.epochs,
@@ -225,6 +226,8 @@ class TrainingWorker(QObject):
             get_logger("training").exception("training failed")
             self.failed.emit(f"training failed: {exc}")
             return
+        finally:
+            training_ended()
         self.finished.emit(result)
 
     def _on_epoch(self, metrics) -> None:

@@ -234,6 +234,41 @@ def test_training_gets_all_the_workers_threads_while_the_gui_thread_computes_ser
     assert torch.get_num_threads() == 1  # the GUI thread
 
 
+def test_other_workers_compute_on_one_thread_while_a_run_trains(tab, qtbot, tmp_path, monkeypatch):
+    """A mixture refit or an evaluation started during training must not give its thread an
+    OpenMP team of two: with two teams libgomp parks every thread between ops, and an idle
+    thread holding a team halved the training's samples/s. Outside a run they get every core."""
+    import threading
+
+    from latentexplorer.gui import compute_threads
+    from latentexplorer.gui.workers import FunctionWorker
+    from latentexplorer.training.trainer import Trainer
+
+    def threads_of_a_task() -> int:
+        seen: list[int] = []
+        FunctionWorker(lambda: seen.append(torch.get_num_threads())).run()  # as its thread runs it
+        return seen[0]
+
+    during: list[int] = []
+    original_fit = Trainer.fit
+
+    def fit(self):
+        result = threading.Thread(target=lambda: during.append(threads_of_a_task()))
+        result.start()
+        result.join()
+        return original_fit(self)
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    fill_form(qtbot, tab, tmp_path / "run", epochs=1)
+    wait_until_finished(qtbot, tab, click_start(qtbot, tab))
+    assert during == [1]
+    after: list[int] = []
+    thread = threading.Thread(target=lambda: after.append(threads_of_a_task()))
+    thread.start()
+    thread.join()
+    assert after == [compute_threads.worker_thread_count()]
+
+
 def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epochs(
         window, tab, qtbot, tmp_path):
     session = window.session
