@@ -55,19 +55,13 @@ def send(widget, kind, pos: QPoint, button, buttons) -> None:
     QApplication.sendEvent(widget, event)
 
 
-def until_painted(app, probe: PaintProbe, since: float, limit_s: float = 2.0) -> float:
-    """Run the event loop until the probe's widget has painted after `since`; seconds taken."""
-    while probe.last <= since:
-        app.processEvents()
-        if time.perf_counter() - since > limit_s:
-            raise TimeoutError("the preview did not repaint")
-    return probe.last - since
-
-
-def until_shown(app, probe: PaintProbe, since: float, handed: list[float], limit_s: float = 2.0) -> float:
-    """Like `until_painted`, but only a paint after the newest hand-over counts: the decode of a
-    drag or slider move runs a moment after the event (moves are coalesced)."""
-    while not handed or probe.last <= handed[-1]:
+def until_painted(app, probe: PaintProbe, since: float, handed: list[float] | None = None,
+                  limit_s: float = 2.0) -> float:
+    """Run the event loop until the probe's widget has painted after `since`, or, given
+    `handed`, after the newest time in it (the decode of a drag or slider move runs a moment
+    after the event, moves being coalesced, so only a paint after the new preview was handed
+    over counts); seconds from `since`."""
+    while (probe.last <= since) if handed is None else (not handed or probe.last <= handed[-1]):
         app.processEvents()
         if time.perf_counter() - since > limit_s:
             raise TimeoutError("the new preview was not painted")
@@ -164,7 +158,7 @@ def drag(app, window, moves: int = 40) -> list[float]:
         started = time.perf_counter()
         send(viewport, QEvent.Type.MouseMove, pos, NONE, LEFT)
         with contextlib.suppress(TimeoutError):  # pyqtgraph may swallow a move (drag threshold)
-            times.append(until_shown(app, probe, started, handed, limit_s=1.0) * 1e3)
+            times.append(until_painted(app, probe, started, handed, limit_s=1.0) * 1e3)
     send(viewport, QEvent.Type.MouseButtonRelease, b, LEFT, NONE)
     settle(app, window)
     window.session.previewChanged.disconnect(record)
@@ -193,7 +187,7 @@ def sliders(app, window, repeats: int) -> list[float]:
         handed.clear()
         started = time.perf_counter()
         row.slider.setValue(value)
-        times.append(until_shown(app, probe, started, handed) * 1e3)
+        times.append(until_painted(app, probe, started, handed) * 1e3)
     session.previewChanged.disconnect(record)
     return times[2:]
 

@@ -25,19 +25,10 @@ class AfterPaint(QObject):
         self._redraw = redraw
         self._hops = 0
 
-    @property
-    def pending(self) -> bool:
-        return self._hops > 0
-
     def request(self) -> None:
         if self._hops == 0:
             self._hops = 2
             self._post()
-
-    def flush(self) -> None:
-        """Redraw now if a redraw is waiting (before reading what the view shows)."""
-        if self._hops:
-            self.now()
 
     def now(self) -> None:
         """Redraw now; a redraw that was waiting is this one."""

@@ -28,24 +28,28 @@ def keep_gui_thread_serial() -> None:
 _training_runs = 0
 
 
-def use_worker_threads(requested: int | None = None, training: bool = False) -> int:
+def use_worker_threads(requested: int | None = None) -> int:
     """Call first in a worker thread: `requested` threads, or the count torch had before
     the GUI thread was made serial. While a training run is going, other workers (a mixture
     refit, an evaluation) get one thread: a second team beside the training's makes libgomp
     park every thread between ops, and an idle thread holding a team halved training speed."""
-    import torch
-
-    if _training_runs and not training:
-        threads = 1
-    else:
-        threads = requested or _worker_threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return threads
+    return _set_threads(1 if _training_runs else requested)
 
 
-def training_started() -> None:
+def training_started(requested: int | None = None) -> int:
+    """Call first in the training thread: it gets `requested` threads (or every core), the
+    other workers one, until `training_ended`."""
     global _training_runs
     _training_runs += 1
+    return _set_threads(requested)
+
+
+def _set_threads(requested: int | None) -> int:
+    import torch
+
+    threads = requested or _worker_threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
 
 
 def training_ended() -> None:

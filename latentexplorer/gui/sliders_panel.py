@@ -73,7 +73,6 @@ class PerturbationSliders(QWidget):
         self.order: list[int] = []
         self.z: np.ndarray | None = None
         self.origin: np.ndarray | None = None
-        self._enabled = True
         self._rows_later = AfterPaint(self._show_z, self)
         self.header = QLabel()
         self.header.setWordWrap(True)
@@ -149,7 +148,6 @@ class PerturbationSliders(QWidget):
         self._set_all(s.mu.mean(axis=0).astype(np.float64))
         self._rows_later.now()
         self.origin = None
-        self._enabled = True  # new rows start enabled
         self._enable(False)
 
     def refresh(self) -> None:
@@ -168,9 +166,6 @@ class PerturbationSliders(QWidget):
         self.inactive_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _enable(self, enabled: bool) -> None:
-        if enabled == self._enabled:
-            return  # a click reaches here twice (selection, then latent): nothing to do again
-        self._enabled = enabled
         for row in self.rows.values():
             row.slider.setEnabled(enabled)
         self.reset.setEnabled(enabled)

@@ -204,8 +204,7 @@ class TrainingWorker(QObject):
         from latentexplorer.errors import UserError
         from latentexplorer.training import NonFiniteLoss, prepare_training
 
-        use_worker_threads(self.config.train.threads if self.config is not None else None, training=True)
-        training_started()
+        training_started(self.config.train.threads if self.config is not None else None)
         try:
             self.trainer = prepare_training(
                 self.config, self.out, resume=self.resume, epochs=self.epochs,
@@ -216,10 +215,7 @@ class TrainingWorker(QObject):
                 self.trainer.pause()
             self.started.emit(self.trainer.config)
             result = self.trainer.fit()
-        except NonFiniteLoss as exc:
-            self.failed.emit(str(exc))
-            return
-        except UserError as exc:
+        except (NonFiniteLoss, UserError) as exc:
             self.failed.emit(str(exc))
             return
         except Exception as exc:  # shown to the user; the saved epochs stay as they are
