@@ -147,3 +147,26 @@ def test_resume_refuses_data_of_another_shape(tmp_path, digits):
     with pytest.raises(DataError, match="expects"):
         prepare_training(None, folder, resume=True, epochs=2, images=make_sprites(50, size=16))
 
+
+def test_a_threads_count_set_for_training_survives_another_thread_setting_its_own():
+    """torch initialises a thread's count on its first use from the count last set anywhere;
+    the trainer's setting must not be undone by a thread that sets one before that first use."""
+    from latentexplorer.training.threads import set_thread_count
+
+    ready, other_done, seen = threading.Event(), threading.Event(), []
+
+    def training_thread() -> None:
+        set_thread_count(2)
+        ready.set()
+        other_done.wait(10)
+        seen.append(torch.get_num_threads())
+
+    thread = threading.Thread(target=training_thread)
+    thread.start()
+    ready.wait(10)
+    other = threading.Thread(target=lambda: set_thread_count(1))
+    other.start()
+    other.join()
+    other_done.set()
+    thread.join()
+    assert seen == [2]

@@ -11,6 +11,8 @@ without a team, and the workers (training, encoding) keep every core.
 
 from __future__ import annotations
 
+from latentexplorer.training.threads import set_thread_count
+
 _worker_threads = 0
 
 
@@ -22,7 +24,7 @@ def keep_gui_thread_serial() -> None:
 
     if not _worker_threads:
         _worker_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    set_thread_count(1)
 
 
 _training_runs = 0
@@ -47,9 +49,7 @@ def training_started(requested: int | None = None) -> int:
 def _set_threads(requested: int | None) -> int:
     import torch
 
-    threads = requested or _worker_threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return threads
+    return set_thread_count(requested or _worker_threads or torch.get_num_threads())
 
 
 def training_ended() -> None:

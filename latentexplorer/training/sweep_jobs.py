@@ -21,6 +21,7 @@ from latentexplorer.training.sweep import (
     threads_per_job,
     train_run,
 )
+from latentexplorer.training.threads import set_thread_count
 
 _stop = None  # the shared cancel event, in a worker process
 
@@ -29,9 +30,7 @@ def _init_worker(stop, threads: int) -> None:
     global _stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _stop = stop
-    import torch
-
-    torch.set_num_threads(threads)
+    set_thread_count(threads)
 
 
 def _train_one(config_json: str, out: str, beta: float) -> RunOutcome:

@@ -38,6 +38,7 @@ from latentexplorer.models import LatentModel
 from latentexplorer.training.distributed import DistContext
 from latentexplorer.training.precision import autocast, float32_outputs, resolve_precision
 from latentexplorer.training.records import EpochMetrics, NonFiniteLoss, StepMetrics, TrainResult
+from latentexplorer.training.threads import set_thread_count
 
 STEP_LOG_EVERY = 10
 """Steps between step callbacks and rows of steps.csv."""
@@ -152,7 +153,7 @@ class Trainer:
         """Run the remaining epochs. Raises NonFiniteLoss after too many bad steps in a row."""
         cfg = self.config.train
         if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+            set_thread_count(cfg.threads)
         total_epochs = cfg.epochs
         if self.epoch >= total_epochs:
             return TrainResult("completed", self.epoch, self.step, "nothing to do", self.history)

@@ -269,6 +269,39 @@ def test_other_workers_compute_on_one_thread_while_a_run_trains(tab, qtbot, tmp_
     assert after == [compute_threads.worker_thread_count()]
 
 
+def test_a_run_keeps_every_core_when_a_worker_starts_beside_it(tab, qtbot, tmp_path, monkeypatch):
+    """torch sets up a thread's count lazily, from the count last set by any thread: a run
+    whose first op came after a worker beside it had asked for one thread trained on one
+    thread, at about half speed."""
+    import threading
+
+    import latentexplorer.training
+    from latentexplorer.gui import compute_threads
+    from latentexplorer.training.trainer import Trainer
+
+    monkeypatch.setattr(compute_threads, "_worker_threads", 2)  # two cores' worth, on any machine
+    original_prepare = latentexplorer.training.prepare_training
+
+    def prepare(*args, **kwargs):  # in the run's thread, before its first op
+        beside = threading.Thread(target=compute_threads.use_worker_threads)  # a refit starting
+        beside.start()
+        beside.join()
+        return original_prepare(*args, **kwargs)
+
+    seen: list[int] = []
+    original_fit = Trainer.fit
+
+    def fit(self):
+        seen.append(torch.get_num_threads())
+        return original_fit(self)
+
+    monkeypatch.setattr(latentexplorer.training, "prepare_training", prepare)
+    monkeypatch.setattr(Trainer, "fit", fit)
+    fill_form(qtbot, tab, tmp_path / "run", epochs=1)
+    wait_until_finished(qtbot, tab, click_start(qtbot, tab))
+    assert seen == [2]
+
+
 def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epochs(
         window, tab, qtbot, tmp_path):
     session = window.session
