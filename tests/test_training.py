@@ -170,3 +170,13 @@ def test_a_threads_count_set_for_training_survives_another_thread_setting_its_ow
     other_done.set()
     thread.join()
     assert seen == [2]
+
+
+def test_gradients_are_clipped_to_the_configured_norm(digits):
+    """The last step's gradients (left on the parameters) have the norm the clip allows."""
+    config = digits_config(epochs=1)
+    config = replace(config, train=replace(config.train, grad_clip=0.5))
+    trainer = prepare_training(config, None, images=digits)
+    trainer.fit()
+    norm = torch.nn.utils.get_total_norm([p.grad for p in trainer.model.parameters()])
+    assert 0.45 < float(norm) <= 0.5 + 1e-4

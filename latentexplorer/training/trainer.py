@@ -343,15 +343,18 @@ class Trainer:
         """Scale the gradients down to `max_norm`; False when their norm is not finite.
 
         The norm is read once on the host for the check, so the scaling pass over
-        every gradient is skipped on steps whose norm is already below the limit.
+        every gradient is skipped on steps whose norm is already below the limit, and the
+        scale is a plain number (`clip_grads_with_norm_`'s tensor arithmetic and grouping
+        took ~2.5 % of an MLP step).
         """
         grads = [p.grad for p in self.params if p.grad is not None]
-        norm = nn.utils.get_total_norm(grads, foreach=True)
-        value = float(norm)
+        value = float(nn.utils.get_total_norm(grads, foreach=True))
         if not self._all_ranks(math.isfinite(value)):
             return False
         if value > max_norm:
-            nn.utils.clip_grads_with_norm_(self.params, max_norm, norm, foreach=True)
+            scale = max_norm / (value + 1e-6)
+            for grad in grads:
+                grad.mul_(scale)
         return True
 
     def _kl_weight(self, progress: float) -> float:
