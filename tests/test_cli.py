@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -162,18 +161,13 @@ def test_config_file_is_accepted_and_overridden_by_options(tmp_path):
     assert run.config.model.latent_dim == 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_torchrun_trains_a_run_that_loads(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-         "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+        # --standalone: the rendezvous binds a port the OS picks, so no other process can take
+        # it between a free-port probe and the launch
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
          "-m", "latentexplorer", "train", "--dataset", "digits", "--items", "300", "--hidden", "32",
          "--epochs", "2", "--device", "cpu", "--quiet", "--out", str(out)],
         capture_output=True, text=True, timeout=300, env=env,
