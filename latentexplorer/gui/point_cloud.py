@@ -26,28 +26,33 @@ _RADIUS = int(round(1.9 * _SIGMA))  # taps each side of the kernel (the edge is 
 _KERNEL = np.exp(-0.5 * (np.arange(-_RADIUS, _RADIUS + 1) / _SIGMA) ** 2).astype(np.float32)
 _EDGE = (0.2, 0.32)  # coverage over which a disc's edge fades in: the antialiasing
 PAN_MARGIN = 0.15  # of the viewport's size, rendered on each side for large sets
-PAN_MARGIN_FROM = 200_000  # points; below, a whole render is cheaper than the margin costs
+PAN_MARGIN_FROM = 200_000  # points; smaller sets render a margin once the view is panned
 
 
-def _spread(planes: np.ndarray) -> np.ndarray:
-    """Separable Gaussian over the last two axes of (channels, H, W), 'valid' in both: the
-    input carries `_RADIUS` pixels of margin on each side. The kernel is symmetric, so taps
-    are paired (one multiply per pair) and every pass writes into a reused buffer."""
+ROW_BLOCK = 64
+"""Output rows spread and finished at a time: every pass over a block stays in the core's
+cache, where whole planes went out to memory on each of the ~30 passes (24 → 14 ms at 70k)."""
+
+
+def _spread_into(planes: np.ndarray, out: np.ndarray, pair: np.ndarray) -> None:
+    """Separable Gaussian of (channels, h + 2r, w + 2r) planes into `out` (channels, h, w),
+    'valid' in both axes: the input carries `_RADIUS` pixels of margin on each side. The
+    kernel is symmetric, so taps are paired (one multiply per pair), and every pass writes
+    into `pair`, a reused buffer at least (channels, h + 2r, w)."""
     r = _RADIUS
-    h, w = planes.shape[1] - 2 * r, planes.shape[2] - 2 * r
-    rows = _KERNEL[r] * planes[:, :, r : r + w]
-    pair = np.empty_like(rows)
+    h, w = out.shape[1], out.shape[2]
+    rows = np.multiply(planes[:, :, r : r + w], _KERNEL[r])
+    taps = pair[:, : h + 2 * r, :w]
     for i in range(1, r + 1):
-        np.add(planes[:, :, r - i : r - i + w], planes[:, :, r + i : r + i + w], out=pair)
-        pair *= _KERNEL[r + i]
-        rows += pair
-    out = _KERNEL[r] * rows[:, r : r + h, :]
-    pair = pair[:, : h, :]
+        np.add(planes[:, :, r - i : r - i + w], planes[:, :, r + i : r + i + w], out=taps)
+        taps *= _KERNEL[r + i]
+        rows += taps
+    np.multiply(rows[:, r : r + h], _KERNEL[r], out=out)
+    taps = pair[:, :h, :w]
     for i in range(1, r + 1):
-        np.add(rows[:, r - i : r - i + h, :], rows[:, r + i : r + i + h, :], out=pair)
-        pair *= _KERNEL[r + i]
-        out += pair
-    return out
+        np.add(rows[:, r - i : r - i + h], rows[:, r + i : r + i + h], out=taps)
+        taps *= _KERNEL[r + i]
+        out += taps
 
 
 def colour_weights(rgba: np.ndarray) -> list[np.ndarray]:
@@ -92,25 +97,40 @@ def rasterise(x: np.ndarray, y: np.ndarray, weights: list[np.ndarray], width: in
     planes[0] = np.bincount(flat, minlength=size + 1)[:size].reshape(bh, bw)
     for c, w in enumerate(weights):
         planes[c + 1] = np.bincount(flat, weights=w, minlength=size + 1)[:size].reshape(bh, bw)
-    spread = _spread(planes)  # in device pixels from (x0, y0): the margin is gone
-    coverage = spread[0]
-    alpha = np.clip((coverage - _EDGE[0]) / (_EDGE[1] - _EDGE[0]), 0.0, 1.0)
-    denominator = spread[4] if faded else coverage
-    if faded:  # × the mean opacity of the points around
-        alpha *= np.divide(spread[4], coverage, out=np.zeros_like(coverage), where=coverage > 1e-6)
-    scale = np.divide(alpha, denominator, out=np.zeros_like(coverage), where=denominator > 1e-6)
-    ox, oy = x0, y0
-    eh, ew = coverage.shape
-    cx0, cy0 = max(ox, 0), max(oy, 0)
-    cx1, cy1 = min(ox + ew, width), min(oy + eh, height)
+    # The spread's output is in device pixels from (x0, y0), the margin gone; the picture
+    # gets the part of it inside the viewport, ROW_BLOCK rows at a time.
+    ew = bw - 2 * r
+    cx0, cy0 = max(x0, 0), max(y0, 0)
+    cx1, cy1 = min(x0 + ew, width), min(y0 + bh - 2 * r, height)
     if cx1 <= cx0 or cy1 <= cy0:
         return image
-    sl = (slice(cy0 - oy, cy1 - oy), slice(cx0 - ox, cx1 - ox))
-    target = image[cy0:cy1, cx0:cx1]
-    s = scale[sl]
-    for c in range(3):  # premultiplied: mean colour × alpha
-        target[..., c] = np.minimum(spread[c + 1][sl] * s, 255.0)
-    target[..., 3] = np.minimum(alpha[sl] * 255.0, 255.0)
+    block = np.empty((len(planes), ROW_BLOCK, ew), np.float32)
+    pair = np.empty((len(planes), ROW_BLOCK + 2 * r, ew), np.float32)
+    alpha_rows = np.empty((ROW_BLOCK, ew), np.float32)
+    scale_rows = np.empty((ROW_BLOCK, ew), np.float32)
+    columns = slice(cx0 - x0, cx1 - x0)
+    for top in range(cy0 - y0, cy1 - y0, ROW_BLOCK):
+        n = min(ROW_BLOCK, cy1 - y0 - top)
+        spread = block[:, :n]
+        _spread_into(planes[:, top : top + n + 2 * r], spread, pair)
+        coverage = spread[0]
+        alpha = alpha_rows[:n]
+        np.subtract(coverage, np.float32(_EDGE[0]), out=alpha)
+        alpha *= np.float32(1.0 / (_EDGE[1] - _EDGE[0]))
+        np.clip(alpha, 0.0, 1.0, out=alpha)
+        denominator = spread[4] if faded else coverage
+        if faded:  # × the mean opacity of the points around
+            alpha *= np.divide(spread[4], coverage, out=np.zeros_like(coverage), where=coverage > 1e-6)
+        scale = scale_rows[:n]
+        scale.fill(0.0)
+        np.divide(alpha, denominator, out=scale, where=denominator > 1e-6)
+        colour = spread[1:4]
+        colour *= scale  # premultiplied: mean colour × alpha
+        np.minimum(colour, 255.0, out=colour)
+        target = image[y0 + top : y0 + top + n, cx0:cx1]
+        target[..., :3] = colour[:, :, columns].transpose(1, 2, 0)
+        alpha *= 255.0
+        target[..., 3] = alpha[:, columns]
     return image
 
 
@@ -126,6 +146,7 @@ class PointCloudItem(pg.GraphicsObject):
         self._cache_key: tuple | None = None
         self._cache: QImage | None = None
         self._cache_origin = (0.0, 0.0)
+        self._panned_at: tuple | None = None  # the scale key at which a small set was panned
         self._weights: list[np.ndarray] = []
         self._x = self._y = np.zeros(0, np.float32)
         self.renders = 0  # pictures computed (not blits), for benchmarks and tests
@@ -181,12 +202,19 @@ class PointCloudItem(pg.GraphicsObject):
         t = painter.transform()
         ratio = widget.devicePixelRatioF()
         width, height = int(widget.width() * ratio), int(widget.height() * ratio)
-        # Large sets render a margin around the viewport, so a pan within it only moves the
-        # picture; the per-point pass (tens of ms at a million) runs when it leaves it.
-        margin = PAN_MARGIN if len(self.xy) >= PAN_MARGIN_FROM else 0.0
-        mx, my = int(margin * width), int(margin * height)
-        key = (self._version, t.m11(), t.m12(), t.m21(), t.m22(), width, height, ratio, mx, my)
+        # A margin around the viewport makes a pan within it a blit of the cached picture; the
+        # render (tens of ms at a million) runs when the view leaves it. Large sets render it
+        # from the start; smaller ones from their first pan at a scale, so a first draw or a
+        # zoom pays only for the viewport, and a drag pays once, not on every move.
+        scale_key = (self._version, t.m11(), t.m12(), t.m21(), t.m22(), width, height, ratio)
         ox, oy = t.dx() * ratio, t.dy() * ratio
+        cached = self._cache_key
+        if cached is not None and cached[:-2] == scale_key and (ox, oy) != self._cache_origin:
+            self._panned_at = scale_key
+        panning = len(self.xy) >= PAN_MARGIN_FROM or self._panned_at == scale_key
+        margin = PAN_MARGIN if panning else 0.0
+        mx, my = int(margin * width), int(margin * height)
+        key = (*scale_key, mx, my)
         if key == self._cache_key:
             shift_x, shift_y = ox - self._cache_origin[0], oy - self._cache_origin[1]
             reusable = abs(shift_x) <= mx and abs(shift_y) <= my

@@ -127,3 +127,34 @@ def test_a_pan_moves_the_cached_picture_and_points_stay_under_their_coordinates(
     visible = colours_on_screen()
     assert item.renders == renders + 1
     assert visible[1] == rgba[1, :3].tolist()  # (5, 3) is still in view after the pan
+
+
+def test_a_small_set_renders_a_margin_from_its_first_pan_so_a_drag_renders_once(qtbot):
+    """Below PAN_MARGIN_FROM the first picture covers the viewport only; the first pan at a
+    scale renders a margin around it, and the pans after it move that picture."""
+    import pyqtgraph as pg
+
+    from latentexplorer.gui import point_cloud
+
+    plot = pg.PlotWidget(background="w")
+    qtbot.addWidget(plot)
+    plot.resize(500, 400)
+    plot.show()
+    qtbot.waitExposed(plot)
+    item = point_cloud.PointCloudItem()
+    plot.addItem(item)
+    xy = np.random.default_rng(0).normal(0, 3, (2000, 2))
+    item.setData(xy, np.array([40, 90, 200, 255], np.uint8))
+    view = plot.getViewBox()
+    view.setRange(xRange=(-10, 10), yRange=(-8, 8), padding=0)
+    plot.viewport().grab()
+    renders = item.renders
+    first = item._cache.width()
+    for _ in range(5):  # a drag: five moves of ~6 px
+        view.translateBy(x=0.25)
+        plot.viewport().grab()
+    assert item.renders == renders + 1
+    assert item._cache.width() > first  # the margin is in the picture
+    view.scaleBy((0.5, 0.5))  # a zoom: a new scale, the viewport only again
+    plot.viewport().grab()
+    assert item.renders == renders + 2 and item._cache.width() == first
