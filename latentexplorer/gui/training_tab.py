@@ -75,8 +75,20 @@ class LossPlot(QWidget):
         layout.addWidget(self.log)
         self.clear()
         self.timer = QTimer(self, interval=REDRAW_MS)
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(self._redraw_if_shown)
         self.timer.start()
+
+    def _redraw_if_shown(self) -> None:
+        """The timer's redraw, skipped while the plot is hidden (another tab in front): its
+        curves' setData cost the GUI thread milliseconds each time, and on two cores every
+        millisecond the GUI thread computes is taken from the training loop. `showEvent`
+        catches up."""
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.redraw()
 
     def clear(self) -> None:
         self.x: list[float] = []

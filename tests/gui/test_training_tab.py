@@ -302,6 +302,25 @@ def test_a_run_keeps_every_core_when_a_worker_starts_beside_it(tab, qtbot, tmp_p
     assert seen == [2]
 
 
+def test_the_loss_plot_waits_while_hidden_and_catches_up_when_its_tab_is_shown(window, tab, qtbot):
+    """Behind another tab the curves are not redrawn (on two cores the GUI thread's work comes
+    out of the training loop's); clicking the Training tab shows every step so far."""
+    plot = tab.loss_plot
+    plot.clear()
+    bar = window.tabs.tabBar()
+    assert window.tabs.tabText(0) == "Explorer"
+    qtbot.mouseClick(bar, LEFT, pos=bar.tabRect(0).center())
+    assert not plot.isVisible()
+    for i in range(5):
+        plot.add_step(i / 10, {"total": 10.0 - i, "recon": 8.0, "kl": 2.0, "reg": 2.0})
+    qtbot.wait(3 * 250)  # three of the timer's redraws
+    x, _ = plot.curves["total"].getData()
+    assert x is None or len(x) == 0
+    qtbot.mouseClick(bar, LEFT, pos=bar.tabRect(window.tabs.indexOf(window.training)).center())
+    assert plot.isVisible()
+    assert list(plot.curves["total"].getData()[1]) == [10.0, 9.0, 8.0, 7.0, 6.0]
+
+
 def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epochs(
         window, tab, qtbot, tmp_path):
     session = window.session
