@@ -167,38 +167,33 @@ def run_ours(
     prepare: Callable | None = None,
 ) -> Ours:
     """Train as `latentexplorer train` does (its default validation split, a run folder saved
-    every epoch, the progress callbacks); samples/s = training items / wall time of `fit()`."""
-    config = RunConfig(
-        model=model,
-        train=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, device="cpu", threads=threads,
-                          precision=precision),
-        data=DataConfig(name="npz"),
-    )
-    on_step, on_epoch = cli_callbacks()
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = prepare_training(
-            config, Path(tmp) / "run", images=ImageSet(images, "synthetic"), on_step=on_step, on_epoch=on_epoch
-        )
+    every epoch, the progress callbacks); samples/s = training items / wall time of `fit()`,
+    `prepare(trainer)` (a compile, a layout change) included."""
+    run = TrainerRun(images, model, threads, precision, epochs)
+    try:
         start = time.perf_counter()
         if prepare is not None:
-            prepare(trainer)
-        trainer.fit()
+            prepare(run.trainer)
+        run.trainer.fit()
         seconds = time.perf_counter() - start
-    return Ours(len(trainer.train_set) * epochs / seconds, seconds, trainer.precision, trainer.history)
+    finally:
+        run.close()
+    return Ours(run.items * epochs / seconds, seconds, run.trainer.precision, run.trainer.history)
 
 
 class TrainerRun:
-    """Our Trainer set up as `latentexplorer train` sets it up, one epoch per call of `fit()`
-    (the run's epoch count raised by one each time; each epoch reseeds from (seed, epoch), so
-    the epochs are those of one uninterrupted run). Validation, callbacks and the save of every
-    epoch are inside the timed span, as in `run_ours`."""
+    """Our Trainer set up as `latentexplorer train` sets it up, for `epochs` epochs; `epoch()`
+    instead runs one more epoch per call (the run's epoch count raised by one each time; each
+    epoch reseeds from (seed, epoch), so the epochs are those of one uninterrupted run).
+    Validation, callbacks and the save of every epoch are inside the timed span."""
 
-    def __init__(self, images: np.ndarray, model: ModelConfig, threads: int, precision: str) -> None:
+    def __init__(self, images: np.ndarray, model: ModelConfig, threads: int, precision: str,
+                 epochs: int = 1) -> None:
         self.folder = tempfile.TemporaryDirectory()
         on_step, on_epoch = cli_callbacks()
         config = RunConfig(
             model=model,
-            train=TrainConfig(epochs=1, batch_size=BATCH, lr=1e-3, device="cpu", threads=threads,
+            train=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, device="cpu", threads=threads,
                               precision=precision),
             data=DataConfig(name="npz"),
         )
@@ -209,6 +204,7 @@ class TrainerRun:
         self.items = len(self.trainer.train_set)
 
     def epoch(self) -> float:
+        """Seconds for one more epoch."""
         trainer = self.trainer
         train = replace(trainer.config.train, epochs=trainer.epoch + 1)
         trainer.config = replace(trainer.config, train=train)

@@ -88,6 +88,25 @@ def test_the_window_shows_each_isolated_point_in_its_colour(window, qtbot, mode)
     assert checked >= 5
 
 
+def cloud_in_a_plot(qtbot, xy: np.ndarray, rgba: np.ndarray):
+    """A shown 500×400 plot with a PointCloudItem of these points, viewing x −10…10, y −8…8."""
+    import pyqtgraph as pg
+
+    from latentexplorer.gui.point_cloud import PointCloudItem
+
+    plot = pg.PlotWidget(background="w")
+    qtbot.addWidget(plot)
+    plot.resize(500, 400)
+    plot.show()
+    qtbot.waitExposed(plot)
+    item = PointCloudItem()
+    plot.addItem(item)
+    item.setData(xy, rgba)
+    view = plot.getViewBox()
+    view.setRange(xRange=(-10, 10), yRange=(-8, 8), padding=0)
+    return plot, view, item
+
+
 def test_a_pan_moves_the_cached_picture_and_points_stay_under_their_coordinates(qtbot, monkeypatch):
     """Large sets render a margin around the view; a small pan reuses it (no new render),
     a large one renders again. Either way each point is drawn where its coordinates are."""
@@ -96,18 +115,9 @@ def test_a_pan_moves_the_cached_picture_and_points_stay_under_their_coordinates(
     from latentexplorer.gui import point_cloud
 
     monkeypatch.setattr(point_cloud, "PAN_MARGIN_FROM", 0)  # margin mode for a few points
-    plot = pg.PlotWidget(background="w")
-    qtbot.addWidget(plot)
-    plot.resize(500, 400)
-    plot.show()
-    qtbot.waitExposed(plot)
-    item = point_cloud.PointCloudItem()
-    plot.addItem(item)
     xy = np.array([[0.0, 0.0], [5.0, 3.0], [-4.0, -2.0]])
     rgba = np.array([[220, 30, 30, 255], [30, 160, 30, 255], [30, 30, 220, 255]], np.uint8)
-    item.setData(xy, rgba)
-    view = plot.getViewBox()
-    view.setRange(xRange=(-10, 10), yRange=(-8, 8), padding=0)
+    plot, view, item = cloud_in_a_plot(qtbot, xy, rgba)
 
     def colours_on_screen() -> list[list[int]]:
         image = plot.viewport().grab().toImage()
@@ -132,21 +142,8 @@ def test_a_pan_moves_the_cached_picture_and_points_stay_under_their_coordinates(
 def test_a_small_set_renders_a_margin_from_its_first_pan_so_a_drag_renders_once(qtbot):
     """Below PAN_MARGIN_FROM the first picture covers the viewport only; the first pan at a
     scale renders a margin around it, and the pans after it move that picture."""
-    import pyqtgraph as pg
-
-    from latentexplorer.gui import point_cloud
-
-    plot = pg.PlotWidget(background="w")
-    qtbot.addWidget(plot)
-    plot.resize(500, 400)
-    plot.show()
-    qtbot.waitExposed(plot)
-    item = point_cloud.PointCloudItem()
-    plot.addItem(item)
     xy = np.random.default_rng(0).normal(0, 3, (2000, 2))
-    item.setData(xy, np.array([40, 90, 200, 255], np.uint8))
-    view = plot.getViewBox()
-    view.setRange(xRange=(-10, 10), yRange=(-8, 8), padding=0)
+    plot, view, item = cloud_in_a_plot(qtbot, xy, np.array([40, 90, 200, 255], np.uint8))
     plot.viewport().grab()
     renders = item.renders
     first = item._cache.width()
