@@ -230,34 +230,59 @@ class Session(QObject):
         return True
 
     def use_model(self, run: Run, images: ImageSet | None = None,
-                  codes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                  codes: tuple[np.ndarray, np.ndarray] | None = None,
+                  mixtures: tuple | None = None) -> None:
         """Show an in-memory run (e.g. the model in training) on the given or current data;
-        `codes` (μ, log σ²) when the caller has encoded the items already."""
-        self._install(run, images if images is not None else self.images, codes)
+        `codes` (μ, log σ²) when the caller has encoded the items already, and `mixtures`
+        (GMM, k-means, BIC) when it has fitted them to those codes with the K shown."""
+        images = images if images is not None else self.images
+        fitted = codes is not None and self._fits_shown_k(mixtures, len(codes[0]))
+        self._install(run, images, codes, fit=not fitted)
+        if fitted:
+            self._apply_fit(*mixtures)
 
     def follow_model(self, run: Run, images: ImageSet,
-                     codes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                     codes: tuple[np.ndarray, np.ndarray] | None = None,
+                     mixtures: tuple | None = None) -> None:
         """Show the next snapshot of a model in training: only the codes, the projection and
-        (in a worker) the mixture change; the view, the selection and the sliders stay. Far
-        cheaper on the GUI thread than opening a run, so training never stalls the window;
-        the training thread passes the codes it encoded."""
+        the mixture change; the view, the selection and the sliders stay. Far cheaper on the
+        GUI thread than opening a run, so training never stalls the window: the training
+        thread passes the codes it encoded and, with the K shown, their mixtures (GMM, k-means,
+        BIC), so points and colours change in one picture; without them the mixture is
+        refitted in a worker."""
         same = (
             self.run is not None and self.run.state.get("training") and self.images is images
             and self.run.folder == run.folder and self.latent_dim == run.config.model.latent_dim
         )
         if not same:
-            self.use_model(run, images, codes)
+            self.use_model(run, images, codes, mixtures)
             return
         model = run.model.cpu().eval()
         self.run, self.model = run, model
         self.mu, self.logvar = codes if codes is not None else encode_all(model, images)
-        self._generation += 1
+        self._generation += 1  # a fit still running in a worker is for the codes replaced
         self._project()
+        fitted = self._fits_shown_k(mixtures, len(self.mu))
+        if fitted:
+            self._set_fit(*mixtures)
+            self._compute_colours()
         self.projectionChanged.emit()
         self.codesUpdated.emit()
         if self.selected >= 0:
             self.select(self.selected)
-        self.refit()
+        if fitted:
+            self.mixtureChanged.emit()
+            self.coloursChanged.emit()
+        else:
+            self.refit()
+
+    def _fits_shown_k(self, mixtures: tuple | None, n: int) -> bool:
+        """Whether mixtures fitted elsewhere can be shown as they are: the K the view asks for
+        (it may have changed while they were fitted) and one row per code."""
+        if mixtures is None or self.state.auto_k:
+            return False
+        gmm = mixtures[0]
+        return gmm.k == self.state.k and len(gmm.responsibilities) == n
 
     def _check_shape(self, run: Run, images: ImageSet) -> None:
         if images.image_shape != run.config.model.image_shape:
@@ -528,6 +553,11 @@ class Session(QObject):
                 task.deleteLater()
 
     def _apply_fit(self, gmm: mix.MixtureFit, kmeans: mix.MixtureFit, bic: dict[int, float]) -> None:
+        self._set_fit(gmm, kmeans, bic)
+        self.mixtureChanged.emit()
+        self._recolour()
+
+    def _set_fit(self, gmm: mix.MixtureFit, kmeans: mix.MixtureFit, bic: dict[int, float]) -> None:
         previous = self.mixture
         if previous is not None and previous.means.shape[1] == gmm.means.shape[1]:
             self.colour_index = mix.stable_colour_indices(previous.means, self.colour_index, gmm.means)
@@ -535,8 +565,6 @@ class Session(QObject):
             self.colour_index = np.arange(gmm.k)
         self.mixture, self.kmeans, self.bic = gmm, kmeans, bic or self.bic
         self.state.k = gmm.k
-        self.mixtureChanged.emit()
-        self._recolour()
 
     def component_colours(self) -> np.ndarray:
         return mix.palette(int(self.colour_index.max()) + 1 if len(self.colour_index) else 1)[
@@ -588,6 +616,10 @@ class Session(QObject):
     def _recolour(self) -> None:
         if not self.has_run:
             return
+        self._compute_colours()
+        self.coloursChanged.emit()
+
+    def _compute_colours(self) -> None:
         mode = self.state.colour_mode
         if mode == "gmm-soft" and self.mixture is not None:
             self.colours = mix.blend_colours(self.mixture.responsibilities, self.component_colours())
@@ -606,7 +638,6 @@ class Session(QObject):
             self.colours = mix.scalar_colours(factors.indices[:, column].astype(float))
         else:
             self.colours = np.full((len(self.mu), 4), (90, 90, 90, 255), np.uint8)
-        self.coloursChanged.emit()
 
     def colour_modes(self) -> dict[str, str]:
         modes = dict(COLOUR_MODES)
@@ -953,11 +984,18 @@ class Session(QObject):
 
 def fit_mixtures_tagged(codes: np.ndarray, k: int, auto_k: bool, generation: int,
                         native_threads: int | None = None) -> tuple:
-    """fit_mixtures for a worker, tagged with the codes' generation. `native_threads` caps
-    scikit-learn's OpenMP/BLAS threads: 1 while a model trains, so the fit takes no core from
-    the training loop or the GUI thread (on 2 cores its 2 extra threads stalled the window)."""
+    """fit_mixtures for a worker, tagged with the codes' generation."""
+    return (*fit_mixtures(codes, k, auto_k, native_threads), generation)
+
+
+def fit_mixtures(codes: np.ndarray, k: int, auto_k: bool, native_threads: int | None = None) -> tuple:
+    """GMM (with K by BIC when asked) and k-means with the same K. Runs in any thread.
+
+    `native_threads` caps scikit-learn's OpenMP/BLAS threads: 1 while a model trains, so the
+    fit takes no core from the training loop or the GUI thread (on 2 cores its 2 extra threads
+    stalled the window)."""
     if native_threads is None:
-        return (*fit_mixtures(codes, k, auto_k), generation)
+        return _fit_mixtures(codes, k, auto_k)
     # scikit-learn (imported on first use) loads its own OpenMP and scipy's OpenBLAS: load them
     # before the limit is set, or it misses them and a 0.06 s fit sometimes took 2 s.
     import sklearn.cluster  # noqa: F401
@@ -965,11 +1003,10 @@ def fit_mixtures_tagged(codes: np.ndarray, k: int, auto_k: bool, generation: int
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=native_threads):
-        return (*fit_mixtures(codes, k, auto_k), generation)
+        return _fit_mixtures(codes, k, auto_k)
 
 
-def fit_mixtures(codes: np.ndarray, k: int, auto_k: bool) -> tuple:
-    """GMM (with K by BIC when asked) and k-means with the same K. Runs in any thread."""
+def _fit_mixtures(codes: np.ndarray, k: int, auto_k: bool) -> tuple:
     bic: dict[int, float] = {}
     if auto_k:
         k, bic = mix.choose_k(codes, range(1, min(15, len(codes)) + 1))

@@ -249,6 +249,7 @@ class TrainingTab(QWidget):
         self._set_running(False)
         self.open_button.setEnabled(False)
         session.runChanged.connect(self._session_run_changed)
+        session.mixtureChanged.connect(self._ask_for_mixtures)  # K set, or chosen by BIC
 
     def showEvent(self, event: QShowEvent) -> None:
         """A user who opens this tab is about to train: pay torch's warm-up now."""
@@ -307,6 +308,7 @@ class TrainingTab(QWidget):
         worker.epoch.connect(self._epoch)
         worker.finished.connect(self._finished)
         worker.failed.connect(self._failed)
+        self._ask_for_mixtures()
         self._set_running(True)
         self.progress.setValue(0)
         self.progress_text.setText("Preparing data and model…")
@@ -371,8 +373,7 @@ class TrainingTab(QWidget):
             self._show_model(snapshot)
 
     def _keep_snapshot(self, snapshot: EpochSnapshot) -> None:
-        size = sum(p.numel() * p.element_size() for p in snapshot.model.parameters())
-        if size * (len(self.snapshots) + 1) > MAX_SNAPSHOT_BYTES and self.snapshots:
+        if snapshot.nbytes() * (len(self.snapshots) + 1) > MAX_SNAPSHOT_BYTES and self.snapshots:
             self.snapshots = self.snapshots[::2]  # thin out: keep every other epoch
         self.snapshots.append(snapshot)
         self.scrub.blockSignals(True)
@@ -389,9 +390,16 @@ class TrainingTab(QWidget):
                   state={"epoch": snapshot.epoch, "training": True})
         self._showing_training = True
         try:
-            self.session.follow_model(run, self.follow_images, (snapshot.mu, snapshot.logvar))
+            self.session.follow_model(run, self.follow_images, (snapshot.mu, snapshot.logvar), snapshot.mixtures)
         finally:
             self._showing_training = False
+
+    def _ask_for_mixtures(self) -> None:
+        """Have the training thread fit each snapshot's codes with the explorer's K (none while
+        not following, or when the explorer picks K by BIC: that is many fits, left to a worker)."""
+        if self.run is not None:
+            state = self.session.state
+            self.run.worker.follow_k = state.k if self.follow.isChecked() and not state.auto_k else None
 
     def _scrubbed(self, index: int) -> None:
         if 0 <= index < len(self.snapshots):
@@ -400,6 +408,7 @@ class TrainingTab(QWidget):
             self._show_model(snapshot)
 
     def _follow_toggled(self, on: bool) -> None:
+        self._ask_for_mixtures()
         if on and self.snapshots:
             self._show_model(self.snapshots[-1])
         elif not on:

@@ -6,6 +6,7 @@ quit() + wait(), never terminate().
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -140,17 +141,31 @@ def start_encoding(session, model, images) -> WorkerThread:
 
 
 FOLLOW_ITEMS = 2000  # training items the explorer shows while it follows a run
+FIT_BUDGET = 0.1
+"""The share of training time the snapshots' mixture fits may take: fitted every n-th epoch
+when one fit takes longer than this share of an epoch (tiny sets), every epoch otherwise."""
 
 
 @dataclass(frozen=True)
 class EpochSnapshot:
-    """An epoch's eval-mode weights and the codes of the followed items under them, both
-    made in the training thread so following a run costs the GUI thread no encoding."""
+    """An epoch's eval-mode weights, the codes of the followed items under them and, when the
+    explorer asked for one, their mixture fit (GMM, k-means, BIC), all made in the training
+    thread between epochs: following a run costs the GUI thread no encoding and no fit, and
+    the explorer shows each epoch in one picture, points and colours together."""
 
     epoch: int
     model: object
     mu: np.ndarray
     logvar: np.ndarray
+    mixtures: tuple | None = None
+
+    def nbytes(self) -> int:
+        """What keeping it costs: weights, codes and responsibilities."""
+        size = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        size += self.mu.nbytes + self.logvar.nbytes
+        for fit in (self.mixtures or ())[:2]:
+            size += fit.responsibilities.nbytes
+        return size
 
 
 def follow_subset(images, n: int = FOLLOW_ITEMS):
@@ -182,6 +197,10 @@ class TrainingWorker(QObject):
         self.cancel = threading.Event()
         self.trainer = None
         self.follow_images = None  # set before `started`: the items each snapshot encodes
+        # The K of the mixture each snapshot fits to its codes, None for none. Set from the
+        # GUI thread (the explorer's K), read here between epochs.
+        self.follow_k: int | None = None
+        self._fit_every, self._since_fit = 1, 0
         self._paused = False
 
     def pause(self) -> None:
@@ -235,7 +254,32 @@ class TrainingWorker(QObject):
         for p in model.parameters():
             p.requires_grad_(False)
         mu, logvar = encode_all(model, self.follow_images)
-        self.epoch.emit(metrics, EpochSnapshot(metrics.epoch, model, mu, logvar))
+        mixtures = self._fit_mixtures(mu, metrics.seconds)
+        self.epoch.emit(metrics, EpochSnapshot(metrics.epoch, model, mu, logvar, mixtures))
+
+    def _fit_mixtures(self, mu: np.ndarray, epoch_seconds: float) -> tuple | None:
+        """The explorer's mixtures of this epoch's codes, fitted here while the training loop
+        waits. Fitted in a worker beside the loop instead, the fit took the loop's cores (on two
+        cores it cost the loop about twice its own time, one OpenMP thread waiting at each
+        barrier for the other) and the explorer drew each epoch twice, points then colours.
+        None when no K is asked for, on epochs skipped to keep within FIT_BUDGET, or when the
+        fit fails (the explorer then fits in a worker and reports the error)."""
+        k = self.follow_k
+        self._since_fit += 1
+        if k is None or self._since_fit < self._fit_every:
+            return None
+        from latentexplorer.gui.session import fit_mixtures
+
+        started = time.perf_counter()
+        try:
+            fits = fit_mixtures(mu, k, False, native_threads=1)
+        except Exception:
+            get_logger("training").exception("fitting the followed codes' mixture failed")
+            return None
+        spent = time.perf_counter() - started
+        self._since_fit = 0
+        self._fit_every = max(1, math.ceil(spent / (FIT_BUDGET * max(epoch_seconds, 1e-6))))
+        return fits
 
 
 class TrainingRun(WorkerThread):

@@ -379,6 +379,86 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
         torch.testing.assert_close(value, saved[key])  # the last snapshot is the saved model
 
 
+def responsibilities_under(mixture, codes: np.ndarray) -> np.ndarray:
+    """p(component | code) from the mixture's own weights, means and covariances."""
+    log_p = []
+    for weight, mean, cov in zip(mixture.weights, mixture.means, mixture.covariances):
+        chol = np.linalg.cholesky(cov)
+        solved = np.linalg.solve(chol, (codes - mean).T)
+        log_p.append(np.log(weight) - 0.5 * (solved**2).sum(0) - np.log(np.diag(chol)).sum())
+    log_p = np.array(log_p).T
+    log_p -= log_p.max(axis=1, keepdims=True)
+    p = np.exp(log_p)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_each_followed_epoch_is_drawn_once_with_the_colours_of_its_own_codes(
+        window, tab, qtbot, tmp_path, monkeypatch):
+    """The points of a new epoch never show in the previous epoch's colours: the training
+    thread fits the mixture of each epoch's codes, and the explorer gets both at once."""
+    from latentexplorer.gui import workers
+
+    monkeypatch.setattr(workers, "FIT_BUDGET", 1e9)  # every epoch's fit is within budget
+    session, cloud = window.session, window.scatter.points
+    fill_form(qtbot, tab, tmp_path / "followed", epochs=4)
+    tab.follow.setChecked(True)
+    frames = []  # per projection change while following: (epoch, colours match the codes, busy)
+
+    def record():
+        if not session.run.state.get("training") or session.mixture is None:
+            return
+        codes = session.mu.astype(np.float64)
+        own = responsibilities_under(session.mixture, codes)
+        matches = np.allclose(own, session.mixture.responsibilities, atol=1e-3)
+        drawn = np.array_equal(cloud.rgba, session.colours) and len(cloud) == len(codes)
+        frames.append((session.run.state["epoch"], matches and drawn, session.fitting))
+
+    session.projectionChanged.connect(record)
+    session.coloursChanged.connect(record)
+    try:
+        ends = click_start(qtbot, tab)
+        wait_until_finished(qtbot, tab, ends)
+    finally:
+        session.projectionChanged.disconnect(record)
+        session.coloursChanged.disconnect(record)
+    following = [f for f in frames if f[0] >= 2]  # epoch 1 opens the run; 2-4 follow it
+    assert {f[0] for f in following} == {2, 3, 4}
+    assert all(ok for _, ok, _ in following), following
+    assert not any(fitting for *_, fitting in following), "no mixture fit in a worker per epoch"
+    assert all(s.mixtures is not None and s.mixtures[0].k == session.state.k for s in tab.snapshots)
+
+
+def test_a_followed_run_keeps_to_the_explorers_k_and_fits_tiny_epochs_only_now_and_then(
+        window, tab, qtbot, tmp_path, monkeypatch):
+    from latentexplorer.gui import workers
+
+    session = window.session
+    monkeypatch.setattr(workers, "FIT_BUDGET", 1e9)  # first, every epoch's fit is within budget
+    fill_form(qtbot, tab, tmp_path / "followed", **LONG)
+    tab.follow.setChecked(True)
+    ends = click_start(qtbot, tab)
+    qtbot.waitUntil(lambda: bool(tab.snapshots), timeout=60_000)
+    window.tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: not session.fitting, timeout=30_000)
+    window.controls.k.setValue(3)  # the user asks for three components mid-run
+    seen = len(tab.snapshots)
+    qtbot.waitUntil(lambda: len(tab.snapshots) >= seen + 2 and not session.fitting, timeout=60_000)
+    assert session.mixture.k == 3 and session.state.k == 3
+    assert len(session.mixture.responsibilities) == len(session.mu)
+    assert tab.snapshots[-1].mixtures[0].k == 3, "the training thread fits the K the user chose"
+    assert window.scatter.legend.count() == 3
+    # epochs far shorter than a fit: the training thread fits only every few epochs, and the
+    # explorer fits the others in a worker
+    monkeypatch.setattr(workers, "FIT_BUDGET", 1e-9)
+    seen = len(tab.snapshots)
+    qtbot.waitUntil(lambda: len(tab.snapshots) >= seen + 4, timeout=60_000)
+    assert stop_and_wait(qtbot, tab, ends).status == "cancelled"
+    later = tab.snapshots[seen:]
+    assert sum(s.mixtures is not None for s in later) <= 1
+    qtbot.waitUntil(lambda: not session.fitting, timeout=30_000)
+    assert session.mixture.k == 3
+
+
 def test_follow_toggled_mid_run_returns_to_the_previous_model_and_back(window, tab, qtbot, tmp_path):
     session = window.session
     previous = session.run
