@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 MARKER_SIZE = 7  # apparent diameter of an isolated point, in pixels
@@ -285,6 +285,5 @@ class ContoursItem(pg.GraphicsObject):
 
 
 def _path(polygon: np.ndarray) -> QPainterPath:
-    path = QPainterPath()
-    path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in polygon]))
-    return path
+    """pyqtgraph's array-to-path: ~10× faster than a QPointF per vertex from Python."""
+    return pg.arrayToQPath(polygon[:, 0], polygon[:, 1])

@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsRectItem,
     QHBoxLayout,
     QListWidget,
@@ -100,8 +101,13 @@ class LatentScatter(QWidget):
         self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
         self.plot.setObjectName("latentPlot")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        for side in ("bottom", "left"):  # latent units, never "×0.001" rescaled ticks
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        for side in ("bottom", "left"):
+            axis = self.plot.getAxis(side)
+            axis.enableAutoSIPrefix(False)  # latent units, never "×0.001" rescaled ticks
+            # With the grid on, each axis spans the whole plot, and replaying its labels and
+            # lines cost ~3 ms on every repaint of the view (a click's ring, a drag's path);
+            # cached as a pixmap it is redrawn only when its ticks change.
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.setMouseTracking(True)
         self.points = PointCloudItem()
         self.plot.addItem(self.points)
@@ -110,6 +116,7 @@ class LatentScatter(QWidget):
         self._sorted_x = np.zeros(0)
         self.contours = ContoursItem()
         self.plot.addItem(self.contours)
+        self._ellipses_for: tuple | None = None  # what the drawn contours show
         self.highlight = PassiveScatter(
             size=16, pen=pg.mkPen("k", width=2.5), brush=None, symbol="o", pxMode=True
         )
@@ -210,8 +217,17 @@ class LatentScatter(QWidget):
 
     def _draw_ellipses(self) -> None:
         s = self.session
+        shown = s.state.show_ellipses and s.state.colour_mode in ("gmm-soft", "gmm-hard")
+        # What the contours depend on. A followed epoch changes codes, mixture and colours at
+        # once and each signal asks for them; drawn once, they cost its frame a third.
+        key = (shown, s.mixture, s.projection, frozenset(s.state.hidden), s.colour_index.tobytes())
+        last = self._ellipses_for
+        if (last is not None and key[0] == last[0] and key[1] is last[1] and key[2] is last[2]
+                and key[3:] == last[3:]):
+            return
+        self._ellipses_for = key
         contours = []
-        if s.state.show_ellipses and s.state.colour_mode in ("gmm-soft", "gmm-hard"):
+        if shown:
             for rgb, one, two in s.ellipses():
                 darker = QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])).darker(140)
                 for polygon, style in ((one, Qt.PenStyle.SolidLine), (two, Qt.PenStyle.DashLine)):
