@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--epochs", type=int, help="default 20")
     opt.add_argument("--batch-size", type=int, help="default 128")
     opt.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    opt.add_argument("--grad-clip", type=float, help="gradient norm clip (0 = off; default 10)")
+    opt.add_argument("--grad-clip", type=float, help="clip the gradients' global norm to this value (default 0: no clipping)")
     opt.add_argument("--seed", type=int, help="seed for data split, init and sampling (default 0)")
     opt.add_argument("--device", choices=DEVICES, help="default auto")
     opt.add_argument("--threads", type=int, help="torch CPU threads")

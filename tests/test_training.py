@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,6 +108,7 @@ def test_non_finite_losses_stop_with_advice_and_keep_saved_epoch(tmp_path, digit
     with pytest.raises(NonFiniteLoss, match="learning rate") as info:
         trainer.fit()
     assert "epoch (1) is kept" in str(info.value)
+    assert "enable gradient clipping" in str(info.value)  # off by default: the advice says so
     assert (folder / "model.safetensors").read_bytes() == saved
 
 
@@ -170,6 +172,28 @@ def test_a_threads_count_set_for_training_survives_another_thread_setting_its_ow
     other_done.set()
     thread.join()
     assert seen == [2]
+
+
+def test_by_default_the_optimiser_steps_on_the_gradients_backward_made():
+    """No clip unless asked: on 28×28 images the gradient norm is well above the 10 an earlier
+    default clipped to, and Adam steps on the gradients as they came."""
+    from latentexplorer.data.sprites import make_sprites
+
+    images = make_sprites(512, size=28, seed=1)
+    config = RunConfig(model=ModelConfig(latent_dim=8, hidden=(128,), architecture="mlp", image_shape=(1, 28, 28)),
+                       train=TrainConfig(epochs=1, batch_size=64, device="cpu"), data=DataConfig(name="sprites"))
+    trainer = prepare_training(config, None, images=images)
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    made, stepped = [], []
+    for p in params:
+        p.register_post_accumulate_grad_hook(lambda p: made.append((id(p), p.grad.norm().item())))
+    trainer.optimizer.register_step_pre_hook(
+        lambda *_: stepped.extend((id(p), p.grad.norm().item()) for p in params))
+    trainer.fit()
+    assert len(stepped) == len(params) * trainer.step
+    assert sorted(made) == sorted(stepped)
+    step_norms = np.array([v for _, v in stepped]).reshape(trainer.step, len(params))
+    assert np.sqrt((step_norms**2).sum(axis=1)).max() > 10
 
 
 def test_gradients_are_clipped_to_the_configured_norm(digits):
