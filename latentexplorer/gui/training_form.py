@@ -96,6 +96,9 @@ class TrainingForm(QWidget):
         self.epochs = _spin(1, 100_000, 40, "Passes over the training data")
         self.batch = _spin(1, 65_536, 64, "Images per optimisation step")
         self.lr = _dspin(1e-6, 10.0, 1e-3, 1e-4, 6, "Adam's learning rate; lower it if the loss turns NaN")
+        self.clip = _dspin(0.0, 1e6, 0.0, 1.0, 2, "Clip the gradients' global norm to this value "
+                           "(off: Adam alone; try a clip, or a lower learning rate, if the loss turns NaN)")
+        self.clip.setSpecialValueText("off")
         self.seed = _spin(0, 2**31 - 1, 0, "Seed for the split, the initial weights and the sampling")
         self.out = QLineEdit()
         self.out.setToolTip("The run folder to create (config.json, weights, history)")
@@ -114,7 +117,8 @@ class TrainingForm(QWidget):
             ("Latent dimensions", self.latent), ("Hidden widths", self.hidden), ("β", self.beta),
             ("KL warm-up (epochs)", self.warmup), ("Capacity (nats)", self.capacity),
             ("Likelihood", self.likelihood), ("Epochs", self.epochs), ("Batch size", self.batch),
-            ("Learning rate", self.lr), ("Seed", self.seed), ("Output folder", out_row),
+            ("Learning rate", self.lr), ("Gradient clip", self.clip), ("Seed", self.seed),
+            ("Output folder", out_row),
         ):
             form.addRow(label, widget)
         self.out.setText(str(self.suggested_out()))
@@ -166,7 +170,7 @@ class TrainingForm(QWidget):
         data = DataConfig(name=name, root=root, n=self.items.value() or None, size=self.size.value(),
                           seed=self.seed.value())
         train = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
-                            seed=self.seed.value())
+                            grad_clip=self.clip.value(), seed=self.seed.value())
         if not self.out.text().strip():
             raise ConfigError("choose an output folder for the run")
         return RunConfig(model=model, train=train, data=data, name=Path(self.out.text()).name)
@@ -189,6 +193,7 @@ class TrainingForm(QWidget):
         self.epochs.setValue(t.epochs)
         self.batch.setValue(t.batch_size)
         self.lr.setValue(t.lr)
+        self.clip.setValue(t.grad_clip)
         self.seed.setValue(t.seed)
         if out is not None:
             self.out.setText(str(out))

@@ -369,7 +369,7 @@ class Trainer:
         if cfg.model.likelihood != "bernoulli":
             hints.append("use a fixed-variance or Bernoulli likelihood")
         if cfg.train.grad_clip == 0:
-            hints.append("enable gradient clipping")
+            hints.append("enable gradient clipping (a clip of 10, say)")
         return (
             f"training stopped at epoch {self.epoch + 1}: the loss was NaN or infinite in {count} "
             f"steps in a row. Try to {', or '.join(hints)}. The last complete epoch "

@@ -46,7 +46,7 @@ def type_into(qtbot, edit, text: str) -> None:
 
 def fill_form(qtbot, tab, out, *, dataset="sprites", root="", items=1500, size=16, kind="vae",
               arch="mlp", latent=4, hidden="64", likelihood="bernoulli", epochs=2, batch=64,
-              lr=1e-3, seed=0) -> None:
+              lr=1e-3, clip=0.0, seed=0) -> None:
     """Set every field of the form (the form remembers the previous test's settings)."""
     form = tab.form
     assert form.isEnabled()
@@ -65,6 +65,7 @@ def fill_form(qtbot, tab, out, *, dataset="sprites", root="", items=1500, size=1
     form.epochs.setValue(epochs)
     form.batch.setValue(batch)
     form.lr.setValue(lr)
+    form.clip.setValue(clip)
     form.seed.setValue(seed)
     type_into(qtbot, form.out, str(out))
     assert form.dataset.currentText() == dataset and form.kind.currentData() == kind
@@ -623,6 +624,7 @@ def test_a_diverging_run_fails_with_a_message_that_says_what_to_change(window, t
     (message,) = ends.failed
     assert "NaN or infinite" in message
     assert "learning rate" in message and "(now 10)" in message
+    assert "gradient clipping" in message  # off unless the Gradient clip field sets one
     assert tab.message.text() == message
     qtbot.waitUntil(tab.run.thread.isFinished, timeout=10_000)
     assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
@@ -634,6 +636,20 @@ def test_a_diverging_run_fails_with_a_message_that_says_what_to_change(window, t
         assert tab.open_button.isEnabled()
     else:
         assert not tab.open_button.isEnabled()
+
+
+def test_the_gradient_clip_field_reaches_the_run(tab, qtbot, tmp_path):
+    out = tmp_path / "clipped"
+    fill_form(qtbot, tab, out, epochs=1)
+    tab.follow.setChecked(False)
+    tab.form.clip.setFocus()
+    tab.form.clip.selectAll()
+    qtbot.keyClicks(tab.form.clip, "5")
+    qtbot.keyClick(tab.form.clip, Qt.Key.Key_Tab)
+    assert tab.form.clip.value() == 5.0
+    ends = click_start(qtbot, tab)
+    assert wait_until_finished(qtbot, tab, ends).status == "completed"
+    assert load_run(out).config.train.grad_clip == 5.0
 
 
 # --- 7. invalid configurations ------------------------------------------------------------------
@@ -767,6 +783,7 @@ def test_continue_run_loads_the_config_into_the_form_and_trains_on(tab, qtbot, t
     assert form.likelihood.currentText() == saved.model.likelihood
     assert form.batch.value() == saved.train.batch_size
     assert form.lr.value() == pytest.approx(saved.train.lr)
+    assert form.clip.value() == saved.train.grad_clip == 0.0 and form.clip.text() == "off"
     assert form.seed.value() == saved.train.seed
     assert form.epochs.value() == 3
     assert Path(form.out.text()) == folder
