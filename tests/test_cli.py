@@ -176,9 +176,9 @@ def test_two_process_torchrun_trains_a_run_that_loads(tmp_path):
         )
         if result.returncode == 0:
             break
-        # The launch failed about once in a few dozen full test runs and never in 36 runs
-        # outside the full suite: a second try keeps that from failing the suite, and the first try's output
-        # is reported as a warning so that what failed is on record.
+        # The launch failed twice inside a full test run and never in 36 runs on its own: a
+        # second try keeps that from failing the suite, and the first try's output is reported
+        # as a warning, so that what failed is on record.
         warnings.warn(f"torchrun attempt {attempt} exited {result.returncode}:\n"
                       f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}", stacklevel=1)
     assert result.returncode == 0, result.stdout + result.stderr
