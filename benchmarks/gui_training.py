@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -37,7 +38,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from train_throughput import synthetic_images  # noqa: E402
 
-TRAIN_ARGS = ["--dataset", "npz", "--val-fraction", "0.05", "--model", "vae", "--arch", "mlp",
+TRAIN_ARGS = ["--dataset", "npz", "--model", "vae", "--arch", "mlp",
               "--hidden", "400", "--latent-dim", "20", "--batch-size", "128", "--lr", "1e-3"]
 
 
@@ -108,6 +109,14 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     form.latent.setValue(20)
     form.batch.setValue(128)
     form.lr.setValue(1e-3)
+    # The rest as the CLI has them by default: the form starts from the last run's settings.
+    form.items.setValue(0)
+    form.beta.setValue(1.0)
+    form.warmup.setValue(0.0)
+    form.capacity.setValue(0.0)
+    form.likelihood.setCurrentText("bernoulli")
+    form.clip.setValue(0.0)
+    form.seed.setValue(0)
     form.epochs.setValue(1000)
     form.out.setText(str(tmp / "app"))
     tab.run = None
@@ -121,7 +130,7 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     cli_rates: dict[int, float] = {}
     disturbed = {1}  # app epochs whose rate is not steady: the first, and those a pause fell into
     state = {"paused": False, "trained": 0.0, "since": started}
-    cli: dict[str, subprocess.Popen] = {}
+    cli: dict[str, Any] = {}  # the running CLI process, and the app epoch it ran after
     poll = QTimer(interval=100)  # a subprocess, polled: QProcess never reported the child's exit here
 
     def beat() -> None:
@@ -200,7 +209,26 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     print("app epochs (samples/s):", {e: round(r) for e, r in app_rates.items()},
           " CLI runs (after app epoch):", {e: round(r) for e, r in cli_rates.items()})
     window.close()
+    check_same_configuration(tmp / "app", tmp / "cli")
     return late[1:], app_rates, cli_rates
+
+
+def check_same_configuration(app: Path, cli: Path) -> None:
+    """The app and the CLI trained the same model the same way. Set aside: epochs and names;
+    the device (the CLI's `cpu` is what the app's `auto` resolves to here) and threads (the
+    CLI's --threads, the app's from its worker count; the script prints the training thread's
+    count); the image size, which a .npz ignores."""
+    from dataclasses import replace
+
+    from latentexplorer.checkpoint import read_config
+
+    def essentials(config):
+        return replace(config, name="", train=replace(config.train, epochs=1, device="cpu", threads=None),
+                       data=replace(config.data, size=None))
+
+    a, c = essentials(read_config(app)), essentials(read_config(cli))
+    if a != c:
+        raise SystemExit(f"the app and the CLI trained different configurations:\n{a}\n{c}")
 
 
 def main() -> None:
