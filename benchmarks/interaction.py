@@ -117,7 +117,7 @@ def clicks(app, window, repeats: int) -> list[float]:
 
 def click_floor(window, repeats: int) -> list[float]:
     """pick (numpy nearest over all points) + decode + QLabel paint, without the app."""
-    from latentexplorer.gui import images as im
+    from latentexplorer.gui.widgets import images as im
 
     session = window.session
     label = QLabel()

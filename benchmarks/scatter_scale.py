@@ -81,7 +81,7 @@ def measure(kind: str, codes: np.ndarray, colours: np.ndarray, responsibilities:
     from PySide6.QtWidgets import QApplication
 
     from latentexplorer.analysis.mixture import blend_colours
-    from latentexplorer.gui.point_cloud import PointCloudItem
+    from latentexplorer.gui.widgets.point_cloud import PointCloudItem
 
     app = QApplication.instance()
     plot = pg.PlotWidget(background="w")

@@ -104,7 +104,7 @@ def test_fitting_more_components_than_pixels_is_refused():
 
 
 def test_cli_train_fa_writes_a_run_the_explorer_opens(tmp_path, qapp, capsys):
-    from latentexplorer.gui.session import Session
+    from latentexplorer.gui.state.session import Session
 
     out = tmp_path / "digits-fa"
     assert main(["train", "--model", "fa", "--dataset", "digits", "--latent-dim", "2", "--out", str(out)]) == 0

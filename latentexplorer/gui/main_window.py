@@ -30,21 +30,21 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer import __version__
-from latentexplorer.gui import images as im
-from latentexplorer.gui.clustering_tab import ClusteringTab
-from latentexplorer.gui.compare_tab import CompareTab
+from latentexplorer.gui.clustering.clustering_tab import ClusteringTab
+from latentexplorer.gui.compare.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
-from latentexplorer.gui.decoder_guard import DecoderGuard
-from latentexplorer.gui.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
-from latentexplorer.gui.evaluation_tab import EvaluationTab
-from latentexplorer.gui.linear_fit_action import LinearFitAction
-from latentexplorer.gui.preview_pane import DecoderPreview
-from latentexplorer.gui.scatter_view import LatentScatter
-from latentexplorer.gui.session import Session
-from latentexplorer.gui.sliders_panel import PerturbationSliders
-from latentexplorer.gui.sweep_view import open_sweep_dialog
-from latentexplorer.gui.text_search import TextSearchPanel
-from latentexplorer.gui.training_tab import TrainingTab
+from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab
+from latentexplorer.gui.explorer.decoder_guard import DecoderGuard
+from latentexplorer.gui.explorer.preview_pane import DecoderPreview
+from latentexplorer.gui.explorer.scatter_view import LatentScatter
+from latentexplorer.gui.explorer.sliders_panel import PerturbationSliders
+from latentexplorer.gui.explorer.text_search import TextSearchPanel
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.training.linear_fit_action import LinearFitAction
+from latentexplorer.gui.training.sweep_view import open_sweep_dialog
+from latentexplorer.gui.training.training_tab import TrainingTab
+from latentexplorer.gui.widgets import images as im
+from latentexplorer.gui.widgets.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
 
 MAX_RECENT = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -459,7 +459,7 @@ class MainWindow(QMainWindow):
         )
 
     def show_drawing_pad(self) -> None:
-        from latentexplorer.gui.drawing_pad import DrawingPad
+        from latentexplorer.gui.explorer.drawing_pad import DrawingPad
 
         if not self.session.has_run:
             return
@@ -469,7 +469,7 @@ class MainWindow(QMainWindow):
         self.drawing_pad.raise_()
 
     def show_attribute_vectors(self) -> None:
-        from latentexplorer.gui.directions_panel import AttributeVectors
+        from latentexplorer.gui.explorer.directions_panel import AttributeVectors
 
         if not self.session.has_run:
             return
@@ -506,7 +506,7 @@ class MainWindow(QMainWindow):
     def export_codes(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export latent codes", "codes.npz", "NPZ (*.npz);;CSV (*.csv)")
         if path:
-            from latentexplorer.gui.exports import write_codes
+            from latentexplorer.analysis.code_table import write_codes
 
             write_codes(self.session.codes_table(), path)
 

@@ -75,7 +75,7 @@ def start_mixture_fit(session, codes, k: int, auto_k: bool, generation: int,
                       native_threads: int | None = None) -> BackgroundTask:
     """Fit GMM + k-means in a thread; the session's slot receives the result, tagged with
     the generation of the codes it was fitted to."""
-    from latentexplorer.gui.session import fit_mixtures_tagged
+    from latentexplorer.gui.state.session import fit_mixtures_tagged
 
     if session._worker is not None:
         session._worker.wait()
@@ -268,7 +268,7 @@ class TrainingWorker(QObject):
         self._since_fit += 1
         if k is None or self._since_fit < self._fit_every:
             return None
-        from latentexplorer.gui.session import fit_mixtures
+        from latentexplorer.gui.state.session import fit_mixtures
 
         started = time.perf_counter()
         try:

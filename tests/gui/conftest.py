@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
 
 SETTINGS_ORGANISATION = "LatentExplorerTests"
 

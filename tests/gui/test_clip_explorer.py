@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 
 from latentexplorer.bundled import bundled_run
 from latentexplorer.data.sprites import make_sprites
-from latentexplorer.gui.caption_preview import CaptionPreview
-from latentexplorer.gui.decoder_guard import REASON
+from latentexplorer.gui.explorer.caption_preview import CaptionPreview
+from latentexplorer.gui.explorer.decoder_guard import REASON
 from latentexplorer.gui.main_window import MainWindow
 
 HEART = 2

@@ -13,7 +13,7 @@ from sklearn.mixture import GaussianMixture
 from latentexplorer.analysis.clustering_steps import EM_TOL, seeded_mixture
 from latentexplorer.analysis.mixture import palette
 from latentexplorer.bundled import bundled_run
-from latentexplorer.gui import clustering_tab
+from latentexplorer.gui.clustering import clustering_tab
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 
 from latentexplorer.analysis.prior_coverage import prior_samples
 from latentexplorer.config import ModelConfig, RunConfig
-from latentexplorer.gui.compare_tab import PRIOR_SAMPLE_COUNT
+from latentexplorer.gui.compare.compare_tab import PRIOR_SAMPLE_COUNT
 from latentexplorer.training.linear_fit import fit_linear_run
 
 LEFT = Qt.MouseButton.LeftButton

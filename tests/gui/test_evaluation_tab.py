@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from latentexplorer.bundled import bundled_run
-from latentexplorer.gui.evaluation_tab import EvaluationTab
+from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab
 
 
 def _tab(window) -> EvaluationTab:

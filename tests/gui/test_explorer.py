@@ -26,17 +26,17 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 from scipy.spatial import cKDTree
 
+from latentexplorer.analysis import code_table as exports
 from latentexplorer.analysis.paths import lerp, slerp
 from latentexplorer.bundled import bundled_run
-from latentexplorer.gui import exports
-from latentexplorer.gui.images import to_uint8
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.session import (
+from latentexplorer.gui.state.session import (
     InterpolationPreview,
     LocationPreview,
     PointPreview,
     SamplesPreview,
 )
+from latentexplorer.gui.widgets.images import to_uint8
 
 LEFT = Qt.MouseButton.LeftButton
 NO_BUTTON = Qt.MouseButton.NoButton

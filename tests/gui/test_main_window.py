@@ -6,9 +6,9 @@ import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
 from latentexplorer.bundled import DEFAULT_RUN, bundled_run
-from latentexplorer.gui.images import to_uint8
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.session import PointPreview, SamplesPreview
+from latentexplorer.gui.state.session import PointPreview, SamplesPreview
+from latentexplorer.gui.widgets.images import to_uint8
 
 
 def test_window_opens_on_the_bundled_model_with_its_codes(window, qtbot):
@@ -98,7 +98,7 @@ def test_a_mixture_fitted_on_a_subset_says_so_and_still_colours_every_point(qtbo
 def test_a_large_set_is_encoded_in_a_worker_with_progress_and_the_open_run_stays_meanwhile(
         qtbot, monkeypatch):
     from latentexplorer.data.sprites import make_sprites
-    from latentexplorer.gui import session as session_module
+    from latentexplorer.gui.state import session as session_module
 
     window = MainWindow()
     qtbot.addWidget(window)

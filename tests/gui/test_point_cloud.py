@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentexplorer.gui.point_cloud import MARKER_SIZE, colour_weights, rasterise
+from latentexplorer.gui.widgets.point_cloud import MARKER_SIZE, colour_weights, rasterise
 
 
 def picture(points, colours, width=60, height=40) -> np.ndarray:
@@ -92,7 +92,7 @@ def cloud_in_a_plot(qtbot, xy: np.ndarray, rgba: np.ndarray):
     """A shown 500×400 plot with a PointCloudItem of these points, viewing x −10…10, y −8…8."""
     import pyqtgraph as pg
 
-    from latentexplorer.gui.point_cloud import PointCloudItem
+    from latentexplorer.gui.widgets.point_cloud import PointCloudItem
 
     plot = pg.PlotWidget(background="w")
     qtbot.addWidget(plot)
@@ -112,7 +112,7 @@ def test_a_pan_moves_the_cached_picture_and_points_stay_under_their_coordinates(
     a large one renders again. Either way each point is drawn where its coordinates are."""
     import pyqtgraph as pg
 
-    from latentexplorer.gui import point_cloud
+    from latentexplorer.gui.widgets import point_cloud
 
     monkeypatch.setattr(point_cloud, "PAN_MARGIN_FROM", 0)  # margin mode for a few points
     xy = np.array([[0.0, 0.0], [5.0, 3.0], [-4.0, -2.0]])

@@ -14,8 +14,8 @@ from test_explorer import click, isolated_points, point_of_item, view_xy_at
 
 from latentexplorer.analysis.directions import box_members, label_groups
 from latentexplorer.bundled import bundled_run
-from latentexplorer.gui.drawing_pad import box_average, fit_to_frame
-from latentexplorer.gui.session import DrawingPreview, LocationPreview
+from latentexplorer.gui.explorer.drawing_pad import box_average, fit_to_frame
+from latentexplorer.gui.state.session import DrawingPreview, LocationPreview
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -9,10 +9,10 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from latentexplorer.bundled import bundled_run
-from latentexplorer.gui.images import to_uint8
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.session import InterpolationPreview, PointPreview
-from latentexplorer.gui.training_form import TrainingForm, expected_shape
+from latentexplorer.gui.state.session import InterpolationPreview, PointPreview
+from latentexplorer.gui.training.training_form import TrainingForm, expected_shape
+from latentexplorer.gui.widgets.images import to_uint8
 
 
 @pytest.fixture

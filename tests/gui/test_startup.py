@@ -16,7 +16,7 @@ from latentexplorer.analysis import mixture as mix
 from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.app import REPORT_READY_ENV, StartupSequence, start_window
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.workers import BackgroundTask
 
 GREY = 90  # the session's colour for points not coloured yet

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from latentexplorer.gui.sweep_view import SweepView
+from latentexplorer.gui.training.sweep_view import SweepView
 from latentexplorer.training.sweep import SweepConfig, run_sweep
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
 
 CANVAS_PX = 256
 """About the canvas's side on screen; the exact side is a multiple of the image size."""
@@ -243,7 +243,7 @@ class DrawingPad(QDialog):
         self.canvas.pen_width = float(value)
 
     def _encode(self, image: np.ndarray) -> None:
-        from latentexplorer.gui import images as im
+        from latentexplorer.gui.widgets import images as im
 
         channels = self.session.run.config.model.image_shape[0] if self.session.run is not None else 1
         chw = np.repeat(image[None], channels, axis=0)

@@ -20,10 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.gui import images as im
-from latentexplorer.gui.after_paint import AfterPaint
-from latentexplorer.gui.caption_preview import CaptionPreview
-from latentexplorer.gui.session import (
+from latentexplorer.gui.explorer.caption_preview import CaptionPreview
+from latentexplorer.gui.state.session import (
     DrawingPreview,
     InterpolationPreview,
     LocationPreview,
@@ -31,6 +29,8 @@ from latentexplorer.gui.session import (
     SamplesPreview,
     Session,
 )
+from latentexplorer.gui.widgets import images as im
+from latentexplorer.gui.widgets.after_paint import AfterPaint
 
 TILE = 80
 

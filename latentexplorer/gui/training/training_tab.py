@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 from latentexplorer.checkpoint import Run, is_run_folder, read_config
 from latentexplorer.data import ImageSet
 from latentexplorer.errors import UserError
-from latentexplorer.gui.session import Session
-from latentexplorer.gui.training_form import TrainingForm, expected_shape
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.training.training_form import TrainingForm, expected_shape
 from latentexplorer.gui.workers import FOLLOW_ITEMS, EpochSnapshot, TrainingRun
 
 REDRAW_MS = 250

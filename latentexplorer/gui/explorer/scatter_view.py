@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.gui.after_paint import AfterPaint
-from latentexplorer.gui.point_cloud import ContoursItem, PointCloudItem
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.widgets.after_paint import AfterPaint
+from latentexplorer.gui.widgets.point_cloud import ContoursItem, PointCloudItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.config import DataConfig
 from latentexplorer.data import DATASETS
-from latentexplorer.gui import images as im
+from latentexplorer.gui.widgets import images as im
 
 NEEDS_FILE = {"npz", "strokes-npz"}
 NEEDS_FOLDER = {"mnist", "fashion-mnist", "kmnist", "cifar10", "folder"}

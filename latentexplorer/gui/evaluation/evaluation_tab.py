@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.analysis.evaluation import ACTIVE_THRESHOLD, check_ks
 from latentexplorer.errors import UserError
-from latentexplorer.gui.evaluation_worker import EvaluationResult, start_evaluation
-from latentexplorer.gui.reparameterisation_diagram import ReparameterisationDiagram
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.evaluation.evaluation_task import EvaluationResult, start_evaluation
+from latentexplorer.gui.evaluation.reparameterisation_diagram import ReparameterisationDiagram
+from latentexplorer.gui.state.session import Session
 
 FORMULA = (
     "<p style='font-size:13pt'>ELBO = E<sub>q(z|x)</sub>[log p(x|z)] − KL(q(z|x) ‖ p(z)) ≤ log p(x)</p>"

@@ -32,8 +32,8 @@ from latentexplorer.analysis.clustering_steps import (
     GaussianMixtureStepper,
     KMeansStepper,
 )
-from latentexplorer.gui.point_cloud import ContoursItem, PointCloudItem
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.widgets.point_cloud import ContoursItem, PointCloudItem
 from latentexplorer.gui.workers import BackgroundTask
 
 MAX_POINTS = 20_000  # points the iteration runs on at most (a seeded random subset beyond)

@@ -17,7 +17,7 @@ from latentexplorer.analysis.prior_coverage import prior_samples
 from latentexplorer.bundled import bundled_run
 from latentexplorer.checkpoint import read_config
 from latentexplorer.errors import UserError
-from latentexplorer.gui.compare_side import CompareSide, load_compared_run
+from latentexplorer.gui.compare.compare_side import CompareSide, load_compared_run
 from latentexplorer.gui.workers import BackgroundTask
 
 DEFAULT_RUNS = ("digits-ae-2d", "digits-vae-2d")

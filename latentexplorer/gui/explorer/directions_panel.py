@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer.analysis.directions import AttributeVector, attribute_vector
-from latentexplorer.gui import images as im
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.widgets import images as im
 
 ALPHA_RANGE = 2.0
 """The slider and the sweep go from −2 to +2 times the vector: 0 is the item, +1 adds the

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer.analysis.factors import dimension_factors
-from latentexplorer.gui import images as im
-from latentexplorer.gui.after_paint import AfterPaint
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.widgets import images as im
+from latentexplorer.gui.widgets.after_paint import AfterPaint
 
 TICKS = 600
 

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer.errors import UserError
-from latentexplorer.gui import images as im
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.widgets import images as im
 
 TOP_MATCHES = 20
 
@@ -109,7 +109,7 @@ class TextSearchPanel(QWidget):
         self.session.select(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def show_matrix(self) -> None:
-        from latentexplorer.gui.similarity_matrix import SimilarityMatrixDialog
+        from latentexplorer.gui.explorer.similarity_matrix import SimilarityMatrixDialog
 
         if not self.session.has_run:
             return

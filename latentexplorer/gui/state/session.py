@@ -20,7 +20,7 @@ from latentexplorer.checkpoint import Run, load_run
 from latentexplorer.config import DataConfig
 from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError, UserError
-from latentexplorer.gui.images import display_images
+from latentexplorer.gui.widgets.images import display_images
 from latentexplorer.logs import get_logger
 
 COLOUR_MODES = {
@@ -727,7 +727,7 @@ class Session(QObject):
         self.selected = int(index)
         mu, logvar = self.mu[index], self.logvar[index]
         if not self.has_decoder:
-            from latentexplorer.gui.caption_preview import caption_preview
+            from latentexplorer.gui.explorer.caption_preview import caption_preview
 
             self.z = mu.astype(np.float64).copy()
             self.selectionChanged.emit(self.selected)

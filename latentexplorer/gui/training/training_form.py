@@ -25,7 +25,7 @@ from latentexplorer.config import KIND_DEFAULTS, DataConfig, ModelConfig, RunCon
 from latentexplorer.data import DATASETS
 from latentexplorer.data.strokes import MAX_LENGTH
 from latentexplorer.errors import ConfigError
-from latentexplorer.gui.dialogs import NEEDS_ROOT, browse_data_location
+from latentexplorer.gui.widgets.dialogs import NEEDS_ROOT, browse_data_location
 
 FIXED_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
                 "kmnist": (1, 28, 28), "cifar10": (3, 32, 32), "strokes": (1, MAX_LENGTH, 3)}

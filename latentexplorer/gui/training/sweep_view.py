@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentexplorer.errors import UserError
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
 from latentexplorer.training.sweep_plot import beta_positions
 from latentexplorer.training.sweep_results import SweepRow, read_results
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.checkpoint import is_run_folder
 from latentexplorer.config import ModelConfig, RunConfig
-from latentexplorer.gui.training_form import default_runs_folder
+from latentexplorer.gui.training.training_form import default_runs_folder
 from latentexplorer.gui.workers import BackgroundTask
 
 KINDS = (("pca", "PCA (principal components)"), ("fa", "Factor analysis"))

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QDialog, QLabel, QListWidget, QVBoxLayout, QWidget
 
 from latentexplorer.data.captions import attributes, full_captions
 from latentexplorer.errors import DataError
-from latentexplorer.gui import images as im
-from latentexplorer.gui.session import Session
+from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.widgets import images as im
 
 ITEMS = 16
 

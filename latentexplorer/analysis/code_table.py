@@ -1,4 +1,5 @@
-"""Writing the explorer's tables: latent codes with labels and responsibilities."""
+"""The explorer's table of codes (μ, log σ², the view's x, y, labels, responsibilities) and
+writing it as NPZ or CSV."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ from pathlib import Path
 import numpy as np
 
 from latentexplorer.checkpoint import atomic_write_bytes
+
+
+def codes_table(mu: np.ndarray, logvar: np.ndarray, xy: np.ndarray, labels: np.ndarray | None = None,
+                responsibilities: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """One row per item; labels and responsibilities only when there are some."""
+    table = {"mu": mu, "logvar": logvar, "xy": xy}
+    if labels is not None:
+        table["labels"] = labels
+    if responsibilities is not None:
+        table["responsibilities"] = responsibilities
+    return table
 
 
 def write_codes(table: dict[str, np.ndarray], path: str | Path) -> Path:

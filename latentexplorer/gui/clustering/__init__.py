@@ -1,0 +1,1 @@
+"""The Clustering tab: k-means and EM stepped one iteration at a time; BIC / AIC."""

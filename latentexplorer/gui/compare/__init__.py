@@ -1,0 +1,1 @@
+"""The Compare tab: two runs side by side on the same data."""

@@ -1,0 +1,1 @@
+"""The Explorer tab: the latent scatter, the preview pane, the sliders and the tools that decode."""

@@ -1,0 +1,1 @@
+"""Small widgets and helpers every room may use: images, dialogs, the point-cloud renderer."""
