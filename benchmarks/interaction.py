@@ -79,7 +79,7 @@ def summary(ms: list[float]) -> str:
 
 
 def widget_point(window, i: int) -> QPoint:
-    p = window.scatter.widget_pos_of(*window.session.xy[i])
+    p = window.scatter.widget_pos_of(*window.session.view.xy[i])
     return QPoint(round(p.x()), round(p.y()))
 
 
@@ -87,7 +87,7 @@ def visible_points(window, rng, count: int) -> list[int]:
     """Random items whose point is well inside the plot (a click there lands on them)."""
     view = window.scatter.view_box
     (x0, x1), (y0, y1) = view.viewRange()
-    xy = window.session.xy
+    xy = window.session.view.xy
     inside = np.flatnonzero((xy[:, 0] > x0 + 0.1 * (x1 - x0)) & (xy[:, 0] < x1 - 0.1 * (x1 - x0))
                             & (xy[:, 1] > y0 + 0.1 * (y1 - y0)) & (xy[:, 1] < y1 - 0.1 * (y1 - y0)))
     return [int(i) for i in rng.choice(inside, count, replace=False)]
@@ -109,7 +109,7 @@ def clicks(app, window, repeats: int) -> list[float]:
         send(viewport, QEvent.Type.MouseButtonPress, pos, LEFT, LEFT)
         times.append(until_painted(app, probe, started) * 1e3)
         send(viewport, QEvent.Type.MouseButtonRelease, pos, LEFT, NONE)
-        if window.session.selected != window.scatter.pick(
+        if window.session.selection.selected != window.scatter.pick(
                 window.scatter.view_box.mapSceneToView(window.scatter.plot.mapToScene(pos))):
             raise RuntimeError("the click did not select the point under the cursor")
     return times[3:]  # the first clicks build caches (x order of the points, norms)
@@ -123,14 +123,14 @@ def click_floor(window, repeats: int) -> list[float]:
     label = QLabel()
     label.resize(120, 120)
     label.show()
-    xy = session.xy
+    xy = session.view.xy
     rng = np.random.default_rng(1)
     times = []
     for _ in range(repeats):
         target = xy[rng.integers(len(xy))] + 1e-3
         started = time.perf_counter()
         i = int(np.argmin((xy[:, 0] - target[0]) ** 2 + (xy[:, 1] - target[1]) ** 2))
-        image = session.decode(session.mu[i][None])[0]
+        image = session.opened.decode(session.opened.mu[i][None])[0]
         label.setPixmap(im.image_pixmap(image, 80))
         label.repaint()
         times.append((time.perf_counter() - started) * 1e3)
@@ -143,7 +143,7 @@ def drag(app, window, moves: int = 40) -> list[float]:
     probe = PaintProbe(window.preview.strip)
     handed: list[float] = []
     record = lambda _: handed.append(time.perf_counter())  # noqa: E731
-    window.session.previewChanged.connect(record)
+    window.session.selection.previewChanged.connect(record)
     viewport = window.scatter.plot.viewport()
     a_index, b_index = visible_points(window, np.random.default_rng(2), 2)
     a, b = widget_point(window, a_index), widget_point(window, b_index)
@@ -161,7 +161,7 @@ def drag(app, window, moves: int = 40) -> list[float]:
             times.append(until_painted(app, probe, started, handed, limit_s=1.0) * 1e3)
     send(viewport, QEvent.Type.MouseButtonRelease, b, LEFT, NONE)
     settle(app, window)
-    window.session.previewChanged.disconnect(record)
+    window.session.selection.previewChanged.disconnect(record)
     if len(times) < moves // 2:
         raise RuntimeError(f"only {len(times)} of {moves} moves redrew the strip")
     return times[2:]
@@ -173,12 +173,12 @@ def sliders(app, window, repeats: int) -> list[float]:
     The decode runs a moment after the move (moves are coalesced), so a paint of the tile
     only counts once the new preview has been handed to it."""
     session, panel = window.session, window.sliders
-    session.select(visible_points(window, np.random.default_rng(3), 1)[0])
+    session.selection.select(visible_points(window, np.random.default_rng(3), 1)[0])
     settle(app, window)
     probe = PaintProbe(window.preview.tiles[1].picture)
     handed: list[float] = []
     record = lambda _: handed.append(time.perf_counter())  # noqa: E731
-    session.previewChanged.connect(record)
+    session.selection.previewChanged.connect(record)
     row = panel.rows[panel.order[0]]
     times = []
     for k in range(repeats + 2):
@@ -188,7 +188,7 @@ def sliders(app, window, repeats: int) -> list[float]:
         started = time.perf_counter()
         row.slider.setValue(value)
         times.append(until_painted(app, probe, started, handed) * 1e3)
-    session.previewChanged.disconnect(record)
+    session.selection.previewChanged.disconnect(record)
     return times[2:]
 
 
@@ -281,7 +281,7 @@ def main() -> None:
     verdicts.append(ok)
     print(f"slider → preview painted: {summary(times)}   target median ≤ 5 {'✓' if ok else '✗'}")
 
-    window.session.use_model(conv_run(run), images, (window.session.mu, window.session.logvar))
+    window.session.use_model(conv_run(run), images, (window.session.opened.mu, window.session.opened.logvar))
     window.session.shutdown()
     settle(app, window)
     times = drag(app, window)

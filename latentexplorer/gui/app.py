@@ -69,7 +69,7 @@ class StartupSequence(QObject):
         self._target = _paint_target(window.scatter)
         self._after_paint = None
         self._after_next_paint(self._first_picture_done)
-        self.session.coloursChanged.connect(self._colours_changed)
+        self.session.colouring.coloursChanged.connect(self._colours_changed)
         self._fallback = QTimer(self, singleShot=True, interval=FIT_FALLBACK_MS)
         self._fallback.timeout.connect(self._start_fit)
         self._fallback.start()
@@ -81,7 +81,7 @@ class StartupSequence(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (watched is self._target and event.type() == QEvent.Type.Paint
-                and self.session.has_run and self._after_paint is not None):
+                and self.session.opened.has_run and self._after_paint is not None):
             self._target.removeEventFilter(self)
             QTimer.singleShot(0, self._after_paint)  # runs once this paint has finished
             self._after_paint = None
@@ -91,7 +91,7 @@ class StartupSequence(QObject):
         self.painted = True
         if self.report:
             print(f"ready {time.time():.6f}", flush=True)
-        if self.session.mixture is None:
+        if self.session.colouring.mixture is None:
             self._start_fit()
             return
         if not self.coloured:  # a run opened with its fit: this very picture is coloured
@@ -102,11 +102,11 @@ class StartupSequence(QObject):
     def _start_fit(self) -> None:
         self._fallback.stop()
         s = self.session
-        if s.has_run and s.mixture is None and not s.fitting:
+        if s.opened.has_run and s.colouring.mixture is None and not s.fitting:
             s.refit(background=True)
 
     def _colours_changed(self) -> None:
-        if self.coloured or self.session.mixture is None:
+        if self.coloured or self.session.colouring.mixture is None:
             return
         self._mark_coloured()
         if self.report and self.painted:  # else the first picture, still to come, reports
@@ -115,7 +115,7 @@ class StartupSequence(QObject):
     def _mark_coloured(self) -> None:
         self.coloured = True
         self._fallback.stop()
-        self.session.coloursChanged.disconnect(self._colours_changed)
+        self.session.colouring.coloursChanged.disconnect(self._colours_changed)
         gc.freeze()  # what scikit-learn's import left is long-lived too (see start_window)
 
     def _report_coloured(self) -> None:

@@ -114,9 +114,9 @@ class ExplorerControls(QWidget):
         self.auto_k.toggled.connect(self._k_changed)
         self.ellipses.toggled.connect(self._ellipses_changed)
         self.sampled.toggled.connect(self._placement_changed)
-        self.redraw.clicked.connect(lambda: session.set_placement("sample", redraw=True))
-        session.runChanged.connect(self.sync)
-        session.mixtureChanged.connect(self._mixture_changed)
+        self.redraw.clicked.connect(lambda: session.view.set_placement("sample", redraw=True))
+        session.opened.runChanged.connect(self.sync)
+        session.colouring.mixtureChanged.connect(self._mixture_changed)
 
     def sync(self) -> None:
         """Show the session's state without feeding it back."""
@@ -124,35 +124,32 @@ class ExplorerControls(QWidget):
         widgets = (self.projection, self.dim_x, self.dim_y, self.colour, self.k, self.auto_k)
         for w in widgets:
             w.blockSignals(True)
-        d = max(1, s.latent_dim)
+        d = max(1, s.opened.latent_dim)
         self.dim_x.setMaximum(d - 1)
         self.dim_y.setMaximum(d - 1)
-        self.dim_x.setValue(s.state.dims[0])
-        self.dim_y.setValue(s.state.dims[1])
-        self.projection.setCurrentIndex(self.projection.findData(s.state.projection))
+        self.dim_x.setValue(s.view.dims[0])
+        self.dim_y.setValue(s.view.dims[1])
+        self.projection.setCurrentIndex(self.projection.findData(s.view.kind))
         self.projection.setEnabled(d > 2)
         self.colour.clear()
-        for key, name in s.colour_modes().items():
+        for key, name in s.colouring.colour_modes().items():
             self.colour.addItem(name, key)
-        index = self.colour.findData(s.state.colour_mode)
-        if index < 0:
-            index = 0
-            s.state.colour_mode = self.colour.itemData(0)
-        self.colour.setCurrentIndex(index)
-        self.k.setValue(s.state.k)
-        self.auto_k.setChecked(s.state.auto_k)
+        # the Session fell back to an available mode on opening: found unless nothing is open
+        self.colour.setCurrentIndex(max(0, self.colour.findData(s.colouring.mode)))
+        self.k.setValue(s.colouring.k)
+        self.auto_k.setChecked(s.colouring.auto_k)
         self._update_dims_enabled()
-        self.manifold.setEnabled(d == 2 and s.run is not None and s.run.config.model.is_variational)
+        self.manifold.setEnabled(d == 2 and s.opened.run is not None and s.opened.run.config.model.is_variational)
         self.sampled.blockSignals(True)
-        self.sampled.setChecked(s.state.placement == "sample")
-        self.sampled.setEnabled(s.variational)
+        self.sampled.setChecked(s.view.placement == "sample")
+        self.sampled.setEnabled(s.opened.variational)
         self.sampled.blockSignals(False)
-        self.redraw.setEnabled(s.variational and s.state.placement == "sample")
+        self.redraw.setEnabled(s.opened.variational and s.view.placement == "sample")
         for w in widgets:
             w.blockSignals(False)
 
     def _update_dims_enabled(self) -> None:
-        dims = self.projection.currentData() == "dims" and self.session.latent_dim > 2
+        dims = self.projection.currentData() == "dims" and self.session.opened.latent_dim > 2
         self.dim_x.setEnabled(dims)
         self.dim_y.setEnabled(dims)
 
@@ -165,27 +162,26 @@ class ExplorerControls(QWidget):
 
     def _colour_changed(self) -> None:
         if self.colour.currentData():
-            self.session.set_colour_mode(self.colour.currentData())
+            self.session.colouring.set_mode(self.colour.currentData())
 
     def _k_changed(self) -> None:
         auto = self.auto_k.isChecked()
         self.k.setEnabled(not auto)
-        if auto == self.session.state.auto_k and self.k.value() == self.session.state.k:
+        if auto == self.session.colouring.auto_k and self.k.value() == self.session.colouring.k:
             return
         self.session.set_k(None if auto else self.k.value())
 
     def _placement_changed(self, sampled: bool) -> None:
         self.redraw.setEnabled(sampled)
-        self.session.set_placement("sample" if sampled else "mu")
+        self.session.view.set_placement("sample" if sampled else "mu")
 
     def _mixture_changed(self) -> None:
         self.k.blockSignals(True)
-        self.k.setValue(self.session.state.k)
+        self.k.setValue(self.session.colouring.k)
         self.k.blockSignals(False)
 
     def _ellipses_changed(self, on: bool) -> None:
-        self.session.state.show_ellipses = on
-        self.session.mixtureChanged.emit()
+        self.session.colouring.set_show_ellipses(on)
 
 
 class MainWindow(QMainWindow):
@@ -244,14 +240,14 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1480, 900)
         self.read_settings()
-        self.session.runChanged.connect(self._run_changed)
-        self.session.projectionChanged.connect(self._update_status)
-        self.session.mixtureChanged.connect(self._update_status)
+        self.session.opened.runChanged.connect(self._run_changed)
+        self.session.view.projectionChanged.connect(self._update_status)
+        self.session.colouring.mixtureChanged.connect(self._update_status)
         self.session.errorOccurred.connect(self.show_error)
         self.session.busyChanged.connect(self._busy)
         self.session.encodeProgress.connect(self._encode_progress)
         self.controls.bic.clicked.connect(self.show_bic)
-        self.controls.prior.clicked.connect(lambda: self.session.sample_prior(6))
+        self.controls.prior.clicked.connect(lambda: self.session.selection.sample_prior(6))
         self.controls.manifold.clicked.connect(self.show_manifold)
         self.controls.draw.clicked.connect(self.show_drawing_pad)
         self.controls.directions.clicked.connect(self.show_attribute_vectors)
@@ -290,9 +286,9 @@ class MainWindow(QMainWindow):
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit LatentExplorer")
         self.copy_action = a("&Copy preview", self.copy_preview, QKeySequence.StandardKey.Copy,
                              "Copy the current preview image to the clipboard")
-        self.clear_action = a("Clear selection", self.session.clear_selection, Qt.Key.Key_Escape,
+        self.clear_action = a("Clear selection", self.session.selection.clear, Qt.Key.Key_Escape,
                               "Clear the selection and the preview")
-        self.prior_action = a("Sample from &prior", lambda: self.session.sample_prior(6), None,
+        self.prior_action = a("Sample from &prior", lambda: self.session.selection.sample_prior(6), None,
                               "Decode z ~ N(0, I)")
         self.manifold_action = a("&Manifold mosaic…", self.show_manifold, None,
                                  "Decode a grid through the inverse Gaussian CDF (2-D latents)")
@@ -380,7 +376,7 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls()
         if urls:
             path = Path(QUrl(urls[0]).toLocalFile())
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and self.session.has_run:
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and self.session.opened.has_run:
                 self.show_drawing_pad()
                 self.drawing_pad.load_file(path)
             else:
@@ -391,15 +387,15 @@ class MainWindow(QMainWindow):
 
     def _run_changed(self) -> None:
         s = self.session
-        if s.has_run:
-            self.setWindowTitle(f"{s.run.name} — {s.images.name} — LatentExplorer")
+        if s.opened.has_run:
+            self.setWindowTitle(f"{s.opened.run.name} — {s.opened.images.name} — LatentExplorer")
         else:
             self.setWindowTitle("LatentExplorer")
         for action in (self.export_codes_action, self.export_scatter_action, self.prior_action,
                        self.traversal_action, self.bic_action, self.open_data_action, self.draw_action,
                        self.directions_action):
-            action.setEnabled(s.has_run)
-        self.manifold_action.setEnabled(s.has_run and s.latent_dim == 2 and s.run.config.model.is_variational)
+            action.setEnabled(s.opened.has_run)
+        self.manifold_action.setEnabled(s.opened.has_run and s.opened.latent_dim == 2 and s.opened.run.config.model.is_variational)
         self._update_status()
 
     def _update_status(self) -> None:
@@ -440,17 +436,17 @@ class MainWindow(QMainWindow):
     def show_bic(self) -> None:
         from latentexplorer.analysis.mixture import bic_curve
 
-        if not self.session.has_run:
+        if not self.session.opened.has_run:
             return
-        curve = self.session.bic or bic_curve(self.session.mu.astype(np.float64), range(1, 16))
-        self.session.bic = curve
-        self.bic_dialog = show_bic_curve(curve, self.session.state.k, self)
+        curve = self.session.colouring.bic or bic_curve(self.session.opened.mu.astype(np.float64), range(1, 16))
+        self.session.colouring.set_bic(curve)
+        self.bic_dialog = show_bic_curve(curve, self.session.colouring.k, self)
 
     def show_manifold(self) -> None:
         s = self.session
-        if not s.has_run or s.latent_dim != 2:
+        if not s.opened.has_run or s.opened.latent_dim != 2:
             return
-        mosaic = s.manifold(15)
+        mosaic = s.opened.manifold(15)
         grid = im.tile(mosaic.reshape(-1, *mosaic.shape[2:]), columns=15, size=40, gap=1)
         self.manifold_dialog = show_image_dialog(
             grid, "Manifold mosaic",
@@ -461,7 +457,7 @@ class MainWindow(QMainWindow):
     def show_drawing_pad(self) -> None:
         from latentexplorer.gui.explorer.drawing_pad import DrawingPad
 
-        if not self.session.has_run:
+        if not self.session.opened.has_run:
             return
         if self.drawing_pad is None:
             self.drawing_pad = DrawingPad(self.session, self)
@@ -471,7 +467,7 @@ class MainWindow(QMainWindow):
     def show_attribute_vectors(self) -> None:
         from latentexplorer.gui.explorer.directions_panel import AttributeVectors
 
-        if not self.session.has_run:
+        if not self.session.opened.has_run:
             return
         if self.attribute_vectors is None:
             self.attribute_vectors = AttributeVectors(self.session, self)

@@ -71,75 +71,6 @@ class BackgroundTask(WorkerThread):
         super().__init__(FunctionWorker(function, *args), parent)
 
 
-def start_mixture_fit(session, codes, k: int, auto_k: bool, generation: int,
-                      native_threads: int | None = None) -> BackgroundTask:
-    """Fit GMM + k-means in a thread; the session's slot receives the result, tagged with
-    the generation of the codes it was fitted to."""
-    from latentexplorer.gui.state.session import fit_mixtures_tagged
-
-    if session._worker is not None:
-        session._worker.wait()
-    task = BackgroundTask(fit_mixtures_tagged, codes, k, auto_k, generation, native_threads,
-                          parent=session)
-    task.worker.finished.connect(session._on_fit_done)
-    task.worker.failed.connect(session._on_fit_failed)
-    task.start()
-    return task
-
-
-class EncodeWorker(QObject):
-    """Encodes a large set in its thread, batch by batch, reporting progress; the codes are
-    the only new memory (N × latent floats), the images are read where they lie."""
-
-    progress = Signal(int, int)  # items done, items in all
-    finished = Signal(object)  # (μ, log σ²)
-    failed = Signal(str)
-
-    def __init__(self, model, images, batch_size: int = 4096) -> None:
-        super().__init__()
-        import threading
-
-        self.model, self.images, self.batch_size = model, images, batch_size
-        self.cancel = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        from latentexplorer.analysis.evaluation import encode_all
-
-        use_worker_threads()
-        last = 0.0
-
-        def report(done: int, total: int) -> None:
-            nonlocal last
-            if self.cancel.is_set():
-                raise InterruptedError
-            now = time.perf_counter()
-            if now - last > 0.1 or done == total:  # a few updates a second, not per batch
-                last = now
-                self.progress.emit(done, total)
-
-        try:
-            codes = encode_all(self.model, self.images, self.batch_size, progress=report)
-        except InterruptedError:
-            self.failed.emit("")  # cancelled: a newer request replaced this one
-            return
-        except Exception as exc:  # shown to the user; the open run stays
-            get_logger("workers").exception("encoding failed")
-            self.failed.emit(f"encoding failed: {exc}")
-            return
-        self.finished.emit(codes)
-
-
-def start_encoding(session, model, images) -> WorkerThread:
-    """Encode `images` with `model` in a thread; the session's slots get progress and codes."""
-    task = WorkerThread(EncodeWorker(model, images), parent=session)
-    task.worker.progress.connect(session._on_encode_progress)
-    task.worker.finished.connect(session._on_encoded)
-    task.worker.failed.connect(session._on_encode_failed)
-    task.start()
-    return task
-
-
 FOLLOW_ITEMS = 2000  # training items the explorer shows while it follows a run
 FIT_BUDGET = 0.1
 """The share of training time the snapshots' mixture fits may take: fitted every n-th epoch
@@ -268,7 +199,7 @@ class TrainingWorker(QObject):
         self._since_fit += 1
         if k is None or self._since_fit < self._fit_every:
             return None
-        from latentexplorer.gui.state.session import fit_mixtures
+        from latentexplorer.analysis.view_mixtures import fit_mixtures
 
         started = time.perf_counter()
         try:

@@ -70,7 +70,7 @@ def window(qtbot):
     Its views listen to `window.session` from the start, as in the app's own start-up
     (app.main builds the window first, then opens the run)."""
     window = _shown_window(qtbot)
-    with qtbot.waitSignal(window.session.runChanged, timeout=10_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000):
         assert window.open_run(bundled_run("digits-vae-2d"))
     qtbot.wait(10)
     yield window
@@ -85,7 +85,7 @@ def sprites_window(qtbot):
     from latentexplorer.data.sprites import make_sprites
 
     window = _shown_window(qtbot)
-    with qtbot.waitSignal(window.session.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
         assert window.session.open_run(bundled_run("sprites-betavae"), images=make_sprites(2000, size=32))
     qtbot.wait(10)
     yield window

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 
 from latentexplorer.bundled import bundled_run
 from latentexplorer.data.sprites import make_sprites
-from latentexplorer.gui.explorer.caption_preview import CaptionPreview
 from latentexplorer.gui.explorer.decoder_guard import REASON
 from latentexplorer.gui.main_window import MainWindow
+from latentexplorer.gui.state.previews import CaptionPreview
 
 HEART = 2
 
@@ -23,7 +23,7 @@ def clip_window(qtbot):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.session.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
         assert window.session.open_run(bundled_run("sprites-clip"), images=make_sprites(3000, size=32, seed=7))
     qtbot.wait(10)
     yield window
@@ -34,10 +34,10 @@ def clip_window(qtbot):
 def test_typing_a_caption_rings_matching_items_and_the_list_selects_them(clip_window, qtbot):
     window = clip_window
     panel = window.text_search
-    assert panel.isVisible() and window.session.state.projection == "pca"
-    shapes = window.session.images.factors.indices[:, 0]
+    assert panel.isVisible() and window.session.view.kind == "pca"
+    shapes = window.session.opened.images.factors.indices[:, 0]
     qtbot.keyClicks(panel.query, "a heart")
-    with qtbot.waitSignal(window.session.matchesChanged, timeout=5000) as matched:
+    with qtbot.waitSignal(window.session.selection.matchesChanged, timeout=5000) as matched:
         qtbot.keyClick(panel.query, Qt.Key.Key_Return)
     found = matched.args[0]
     assert len(found) == 20 and panel.results.count() == 20
@@ -46,9 +46,9 @@ def test_typing_a_caption_rings_matching_items_and_the_list_selects_them(clip_wi
     assert window.scatter.matches.isVisible() and len(window.scatter.matches.data) == 20
     first = panel.results.item(0)
     rect = panel.results.visualItemRect(first)
-    with qtbot.waitSignal(window.session.selectionChanged, timeout=5000):
+    with qtbot.waitSignal(window.session.selection.selectionChanged, timeout=5000):
         qtbot.mouseClick(panel.results.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.session.selected == found[0]
+    assert window.session.selection.selected == found[0]
 
 
 def test_unknown_words_get_a_message_and_keep_the_previous_matches(clip_window, qtbot):
@@ -68,10 +68,10 @@ def test_clicking_a_point_shows_the_image_and_captions_without_decoding(clip_win
     def no_decoding(*_):
         raise AssertionError("a CLIP run must never decode")
 
-    monkeypatch.setattr(session, "decode", no_decoding)
-    index = int(np.flatnonzero(session.images.factors.indices[:, 0] == HEART)[0])
-    x, y = session.xy[index]
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+    monkeypatch.setattr(session.opened, "decode", no_decoding)
+    index = int(np.flatnonzero(session.opened.images.factors.indices[:, 0] == HEART)[0])
+    x, y = session.view.xy[index]
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
         qtbot.mouseClick(window.scatter.plot.viewport(), Qt.MouseButton.LeftButton,
                          pos=window.scatter.widget_pos_of(x, y).toPoint())
     preview = shown.args[0]
@@ -84,10 +84,10 @@ def test_clicking_a_point_shows_the_image_and_captions_without_decoding(clip_win
     for widget in (window.sliders, window.controls.prior, window.controls.draw):
         assert not widget.isEnabled() and widget.toolTip() == REASON
     assert not window.prior_action.isEnabled() and not window.traversal_action.isEnabled()
-    session.begin_interpolation(index)
-    session.interpolate_to(np.array([x + 1.0, y]), done=True)
-    session.decode_location(np.array([x, y]))
-    assert session.selected >= 0
+    session.selection.begin_interpolation(index)
+    session.selection.interpolate_to(np.array([x + 1.0, y]), done=True)
+    session.selection.decode_location(np.array([x, y]))
+    assert session.selection.selected >= 0
 
 
 def test_similarity_matrix_shows_a_bright_diagonal(clip_window, qtbot):
@@ -104,7 +104,7 @@ def test_similarity_matrix_shows_a_bright_diagonal(clip_window, qtbot):
 
 def test_a_decoder_run_gets_its_controls_back(clip_window, qtbot):
     window = clip_window
-    with qtbot.waitSignal(window.session.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
         assert window.open_run(bundled_run("digits-vae-2d"))
     assert not window.text_search.isVisible()
     assert window.sliders.isEnabled() and window.controls.prior.isEnabled()

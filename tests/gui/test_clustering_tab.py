@@ -55,7 +55,7 @@ def objective_points(tab) -> int:
 def test_three_steps_of_kmeans_show_iteration_three_and_a_falling_inertia(window, qtbot):
     tab = open_tab(window, qtbot)
     assert tab.method.currentData() == "kmeans"
-    np.testing.assert_allclose(tab.cloud.xy, window.session.xy, atol=1e-6)  # the Explorer's points
+    np.testing.assert_allclose(tab.cloud.xy, window.session.view.xy, atol=1e-6)  # the Explorer's points
     assert "2-D codes" in tab.data_note.text() and "all 1,797 points" in tab.data_note.text()
     click(qtbot, tab.step_button, 3)
     assert tab.iteration_label.text() == "Iteration 3"
@@ -63,7 +63,7 @@ def test_three_steps_of_kmeans_show_iteration_three_and_a_falling_inertia(window
     assert list(x) == [1, 2, 3]
     assert np.all(np.diff(inertia) <= 0)
     # the same three Lloyd iterations by scikit-learn, from the same k-means++ centres
-    points = window.session.xy.astype(np.float64)
+    points = window.session.view.xy.astype(np.float64)
     start, _ = kmeans_plusplus(points, 10, random_state=0)
     reference = KMeans(10, init=start, n_init=1, max_iter=3, algorithm="lloyd").fit(points)
     np.testing.assert_allclose(shown_centres(tab), reference.cluster_centers_, atol=1e-9)
@@ -80,7 +80,7 @@ def test_em_run_to_convergence_ends_where_scikit_learn_ends(window, qtbot):
     click(qtbot, tab.run_button)
     qtbot.waitUntil(lambda: "converged" in tab.iteration_label.text(), timeout=20_000)
     assert not tab.step_button.isEnabled() and tab.play_button.text() == "Play"
-    points = window.session.xy.astype(np.float64)
+    points = window.session.view.xy.astype(np.float64)
     weights, means, covariances = seeded_mixture(points, 5, seed=3)
     reference = GaussianMixture(
         5, covariance_type="full", weights_init=weights, means_init=means,
@@ -100,7 +100,7 @@ def test_em_run_to_convergence_ends_where_scikit_learn_ends(window, qtbot):
 def test_ari_and_nmi_are_those_of_the_shown_assignment(window, qtbot):
     tab = open_tab(window, qtbot)
     click(qtbot, tab.step_button, 2)
-    labels = window.session.images.labels
+    labels = window.session.opened.images.labels
     shown = shown_assignment(tab)
     ari, nmi = adjusted_rand_score(labels, shown), normalized_mutual_info_score(labels, shown)
     assert tab.scores_label.text() == f"against the true labels: ARI {ari:.3f} · NMI {nmi:.3f}"
@@ -124,13 +124,13 @@ def test_a_new_projection_or_run_starts_over(window, qtbot):
     window.session.set_projection("dims", (1, 0))  # axes swapped
     assert tab.iteration_label.text() == "Iteration 0"
     assert objective_points(tab) == 0
-    np.testing.assert_allclose(tab.cloud.xy, window.session.xy, atol=1e-6)
+    np.testing.assert_allclose(tab.cloud.xy, window.session.view.xy, atol=1e-6)
     click(qtbot, tab.step_button, 2)
-    with qtbot.waitSignal(window.session.runChanged, timeout=10_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000):
         assert window.open_run(bundled_run("digits-ae-2d"))
     qtbot.waitUntil(lambda: tab.iteration_label.text() == "Iteration 0")
     assert objective_points(tab) == 0
-    np.testing.assert_allclose(tab.cloud.xy, window.session.xy, atol=1e-6)
+    np.testing.assert_allclose(tab.cloud.xy, window.session.view.xy, atol=1e-6)
 
 
 def test_bic_and_aic_per_k_are_fitted_in_the_background(window, qtbot):
@@ -142,7 +142,7 @@ def test_bic_and_aic_per_k_are_fitted_in_the_background(window, qtbot):
     ks, bic = tab.bic_curve.getData()
     _, aic = tab.aic_curve.getData()
     assert list(ks) == list(range(1, 16))
-    points = window.session.xy.astype(np.float64)
+    points = window.session.view.xy.astype(np.float64)
     for k in (1, 4):
         reference = GaussianMixture(k, covariance_type="full", random_state=0).fit(points)
         assert bic[k - 1] == pytest.approx(reference.bic(points), rel=1e-9)
@@ -159,9 +159,9 @@ def test_many_points_are_iterated_on_a_stated_seeded_subset(window, qtbot, monke
     tab.seed.setValue(4)  # a new seed draws the subset again
     assert "a random 500 of the 1,797 points (seed 4)" in tab.data_note.text()
     assert len(tab.cloud.xy) == 500
-    np.testing.assert_allclose(tab.cloud.xy, window.session.xy[tab.indices], atol=1e-6)
+    np.testing.assert_allclose(tab.cloud.xy, window.session.view.xy[tab.indices], atol=1e-6)
     click(qtbot, tab.step_button)
-    labels = window.session.images.labels[tab.indices]
+    labels = window.session.opened.images.labels[tab.indices]
     ari = adjusted_rand_score(labels, shown_assignment(tab))
     assert f"ARI {ari:.3f}" in tab.scores_label.text()
 
@@ -183,9 +183,9 @@ def test_the_tab_starts_its_iteration_when_first_shown(window, qtbot):
     assert not tab.isVisible() and tab.stepper is None  # nothing computed behind the Explorer
     # new codes while hidden (a followed training run, every epoch) are only noted
     generation = tab._generation
-    window.session.codesUpdated.emit()
+    window.session.opened.codesUpdated.emit()
     assert tab._generation == generation + 1 and tab.stepper is None
     tab = open_tab(window, qtbot)
-    assert len(tab.cloud.xy) == len(window.session.xy)  # drawn once shown
+    assert len(tab.cloud.xy) == len(window.session.view.xy)  # drawn once shown
     assert tab.stepper.iteration == 0 and tab.iteration_label.text() == "Iteration 0"
     assert tab.step_button.isEnabled() and tab.run_button.isEnabled()

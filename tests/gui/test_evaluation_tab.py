@@ -49,7 +49,7 @@ def test_evaluate_plots_a_bound_that_rises_with_k_above_the_elbo(window, qtbot):
     assert len(tab.kl_bars.opts["height"]) == 2
     assert "No ground-truth factors" in tab.scores_label.text()  # digits have labels, not factors
     assert tab.evaluate_button.isEnabled() and not tab.cancel_button.isEnabled()
-    window.session.codesUpdated.emit()  # a followed training run moved on to a new epoch
+    window.session.opened.codesUpdated.emit()  # a followed training run moved on to a new epoch
     assert "earlier epoch" in tab.message.text()
 
 
@@ -82,7 +82,7 @@ def test_autoencoder_shows_why_it_has_no_elbo_and_results_clear_on_a_new_run(win
     _set_inputs(qtbot, tab, 20, "1, 10")
     with qtbot.waitSignal(tab.evaluated, timeout=30_000):
         qtbot.mouseClick(tab.evaluate_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(window.session.runChanged, timeout=10_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000):
         assert window.open_run(bundled_run("digits-ae-2d"))
     assert tab.explanation.isVisible() and "autoencoder has no ELBO" in tab.explanation.text()
     assert "zero variance" in tab.explanation.text()

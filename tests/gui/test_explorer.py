@@ -30,7 +30,7 @@ from latentexplorer.analysis import code_table as exports
 from latentexplorer.analysis.paths import lerp, slerp
 from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.state.session import (
+from latentexplorer.gui.state.previews import (
     InterpolationPreview,
     LocationPreview,
     PointPreview,
@@ -48,7 +48,7 @@ NO_BUTTON = Qt.MouseButton.NoButton
 def screen_positions(window) -> np.ndarray:
     """Viewport pixel position (float) of every item's point, in index order."""
     scatter = window.scatter
-    return np.array([_xy(scatter.widget_pos_of(x, y)) for x, y in window.session.xy])
+    return np.array([_xy(scatter.widget_pos_of(x, y)) for x, y in window.session.view.xy])
 
 
 def _xy(p: QPointF) -> tuple[float, float]:
@@ -82,7 +82,7 @@ def viewport_point(window, x: float, y: float) -> QPoint:
 
 
 def point_of_item(window, index: int) -> QPoint:
-    return viewport_point(window, *window.session.xy[index])
+    return viewport_point(window, *window.session.view.xy[index])
 
 
 def view_xy_at(window, q: QPoint) -> np.ndarray:
@@ -106,7 +106,7 @@ def empty_spot(window, min_px: float = 40.0) -> QPoint:
 
 def widen_view_right(window) -> None:
     """Show two units of empty space right of the data, so there is room to click."""
-    xy = window.session.xy
+    xy = window.session.view.xy
     (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
     window.scatter.view_box.setRange(xRange=(x0 - 0.2, x1 + 3.0), yRange=(y0 - 0.2, y1 + 0.2), padding=0)
     QApplication.processEvents()
@@ -141,12 +141,12 @@ def click(qtbot, window, q: QPoint) -> None:
 
 def expected_images(session, zs: np.ndarray) -> np.ndarray:
     """decode(z) as the screen shows it: H×W×3 uint8 per z."""
-    return np.stack([to_uint8(image) for image in session.decode(np.atleast_2d(zs))])
+    return np.stack([to_uint8(image) for image in session.opened.decode(np.atleast_2d(zs))])
 
 
 def pixels_of(session, index: int) -> np.ndarray:
     """The item's stored pixels as an H×W×3 uint8 image."""
-    image = session.images.images[index]
+    image = session.opened.images.images[index]
     return np.repeat(image, 3, axis=0).transpose(1, 2, 0) if image.shape[0] == 1 else image.transpose(1, 2, 0)
 
 
@@ -183,23 +183,23 @@ def two_isolated_far_apart(window, min_px: float = 150.0) -> tuple[int, int]:
 def test_clicking_a_point_selects_it_and_shows_its_reconstruction(window, qtbot):
     session, preview = window.session, window.preview
     i = int(isolated_points(window)[0])
-    with qtbot.waitSignal(session.selectionChanged, timeout=5000) as selected:
+    with qtbot.waitSignal(session.selection.selectionChanged, timeout=5000) as selected:
         click(qtbot, window, point_of_item(window, i))
     assert selected.args == [i]
-    assert session.selected == i
+    assert session.selection.selected == i
     assert isinstance(preview.preview, PointPreview) and preview.preview.index == i
 
     # decode(μ_i) with μ_i computed afresh from the item's pixels through the encoder
     with torch.no_grad():
-        mu = session.model.encode(session.images.float_batch(np.array([i]))).mu.numpy()[0]
-    np.testing.assert_allclose(mu, session.mu[i], atol=1e-5)
+        mu = session.opened.model.encode(session.opened.images.float_batch(np.array([i]))).mu.numpy()[0]
+    np.testing.assert_allclose(mu, session.opened.mu[i], atol=1e-5)
     assert_close_uint8(preview.shown["reconstruction"], expected_images(session, mu)[0])
     np.testing.assert_array_equal(preview.shown["original"], pixels_of(session, i))
     assert preview.title.text().startswith(f"Item {i}")
     # the scatter rings the selected point, in the paint pass after the preview's
     qtbot.waitUntil(lambda: drawn_count(window.scatter.highlight) == 1, timeout=2000)
     hx, hy = window.scatter.highlight.getData()
-    np.testing.assert_allclose([hx[0], hy[0]], session.xy[i])
+    np.testing.assert_allclose([hx[0], hy[0]], session.view.xy[i])
 
 
 # --- 2. clicking empty space --------------------------------------------------------------
@@ -208,19 +208,19 @@ def test_clicking_a_point_selects_it_and_shows_its_reconstruction(window, qtbot)
 def test_clicking_empty_space_decodes_that_location(window, qtbot):
     session, preview = window.session, window.preview
     widen_view_right(window)
-    xy = session.xy
+    xy = session.view.xy
     spot = viewport_point(window, xy[:, 0].max() + 2.0, xy[:, 1].mean())
     target = view_xy_at(window, spot)
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
         click(qtbot, window, spot)
     location = shown.args[0]
     assert isinstance(location, LocationPreview) and location.source == "click"
-    assert session.selected == -1
-    z = session.projection.inverse(target)  # 2-D latent, "dims" view: z is the clicked xy
+    assert session.selection.selected == -1
+    z = session.view.projection.inverse(target)  # 2-D latent, "dims" view: z is the clicked xy
     np.testing.assert_allclose(location.z, z, atol=1e-9)
-    np.testing.assert_allclose(session.z, z, atol=1e-9)
+    np.testing.assert_allclose(session.selection.z, z, atol=1e-9)
     assert_close_uint8(preview.shown["decoded"], expected_images(session, z)[0])
-    nearest = int(np.argmin(np.linalg.norm(session.mu - z, axis=1)))
+    nearest = int(np.argmin(np.linalg.norm(session.opened.mu - z, axis=1)))
     assert location.nearest == nearest
     np.testing.assert_array_equal(preview.shown["nearest"], pixels_of(session, nearest))
     assert f"nearest item {nearest}" in preview.tiles[1].caption.text()
@@ -238,24 +238,24 @@ def test_a_point_is_shown_as_soon_as_it_is_pressed_and_a_click_shows_it_once(win
     session, preview = window.session, window.preview
     i, j = (int(k) for k in isolated_points(window)[:2])
     selections = []
-    session.selectionChanged.connect(selections.append)
+    session.selection.selectionChanged.connect(selections.append)
     viewport = window.scatter.plot.viewport()
     mouse(viewport, QEvent.Type.MouseButtonPress, point_of_item(window, i), LEFT, LEFT)
-    assert session.selected == i and preview.preview.index == i  # before the release
+    assert session.selection.selected == i and preview.preview.index == i  # before the release
     mouse(viewport, QEvent.Type.MouseButtonRelease, point_of_item(window, i), LEFT, NO_BUTTON)
     qtbot.wait(20)
     assert selections == [i]  # the click that follows does not select it a second time
     # after a slider move the preview shows a perturbed location; clicking the selected
     # point again brings its own preview back
     row = window.sliders.rows[window.sliders.order[0]]
-    with qtbot.waitSignal(session.previewChanged, timeout=5000):
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000):
         row.slider.setValue(row.slider.maximum())
     assert isinstance(preview.preview, LocationPreview)
     click(qtbot, window, point_of_item(window, i))
     assert isinstance(preview.preview, PointPreview) and preview.preview.index == i
     click(qtbot, window, point_of_item(window, j))
-    assert session.selected == j and selections[-1] == j
-    session.selectionChanged.disconnect(selections.append)
+    assert session.selection.selected == j and selections[-1] == j
+    session.selection.selectionChanged.disconnect(selections.append)
 
 
 class FirstPaint(QObject):
@@ -287,10 +287,10 @@ def test_a_click_paints_the_preview_before_the_ring_and_the_sliders_follow(windo
     assert probe.seen == (0, before)  # the preview painted, the ring and the sliders not yet moved
     qtbot.waitUntil(lambda: drawn_count(window.scatter.highlight) == 1, timeout=2000)
     mouse(window.scatter.plot.viewport(), QEvent.Type.MouseButtonRelease, point_of_item(window, i), LEFT, NO_BUTTON)
-    np.testing.assert_allclose(np.array(window.scatter.highlight.getData()).ravel(), session.xy[i])
+    np.testing.assert_allclose(np.array(window.scatter.highlight.getData()).ravel(), session.view.xy[i])
     expected = row.to_value(row.slider.value())
-    assert expected == pytest.approx(session.mu[i][row.dim], abs=(row.high - row.low) / 600)
-    assert row.value.text() == f"{session.mu[i][row.dim]:+.2f}"
+    assert expected == pytest.approx(session.opened.mu[i][row.dim], abs=(row.high - row.low) / 600)
+    assert row.value.text() == f"{session.opened.mu[i][row.dim]:+.2f}"
 
 
 def test_a_selected_point_lists_its_nearest_neighbours_and_clicking_one_selects_it(window, qtbot):
@@ -299,14 +299,14 @@ def test_a_selected_point_lists_its_nearest_neighbours_and_clicking_one_selects_
     click(qtbot, window, point_of_item(window, i))
     buttons = preview.neighbour_buttons
     qtbot.waitUntil(lambda: all(b.isVisible() for b in buttons), timeout=5000)
-    distances = np.linalg.norm(session.mu - session.mu[i], axis=1)
+    distances = np.linalg.norm(session.opened.mu - session.opened.mu[i], axis=1)
     distances[i] = np.inf
     expected = np.argsort(distances, kind="stable")[: len(buttons)]
     shown = [int(b.property("item")) for b in buttons]
     assert sorted(shown) == sorted(int(k) for k in expected)
     assert shown == sorted(shown, key=lambda k: distances[k])  # nearest first
     qtbot.mouseClick(buttons[0], LEFT)
-    assert session.selected == shown[0]
+    assert session.selection.selected == shown[0]
 
 
 def test_dragging_from_a_point_to_another_interpolates_lerp_then_slerp(window, qtbot):
@@ -319,22 +319,22 @@ def test_dragging_from_a_point_to_another_interpolates_lerp_then_slerp(window, q
         shown = preview.preview
         assert isinstance(shown, InterpolationPreview)
         assert (shown.start, shown.end, shown.method, shown.done) == (a, b, method, True)
-        zs = path(session.mu[a].astype(np.float64), session.mu[b].astype(np.float64), n)
+        zs = path(session.opened.mu[a].astype(np.float64), session.opened.mu[b].astype(np.float64), n)
         frames = preview.shown["frames"]
         assert frames.shape[0] == n
         assert_close_uint8(frames, expected_images(session, zs))
         # both ends included: exactly the two items' reconstructions
-        assert_close_uint8(frames[0], expected_images(session, session.mu[a])[0])
-        assert_close_uint8(frames[-1], expected_images(session, session.mu[b])[0])
+        assert_close_uint8(frames[0], expected_images(session, session.opened.mu[a])[0])
+        assert_close_uint8(frames[-1], expected_images(session, session.opened.mu[b])[0])
         assert method in preview.title.text()
         # the path is drawn on the scatter, from a to b
         px, py = scatter.path_line.getData()
         assert len(px) == n
-        np.testing.assert_allclose([px[0], py[0]], session.xy[a], atol=1e-9)
-        np.testing.assert_allclose([px[-1], py[-1]], session.xy[b], atol=1e-9)
-        assert session.selected == a
-    lerp_zs = lerp(session.mu[a], session.mu[b], n)
-    slerp_zs = slerp(session.mu[a], session.mu[b], n)
+        np.testing.assert_allclose([px[0], py[0]], session.view.xy[a], atol=1e-9)
+        np.testing.assert_allclose([px[-1], py[-1]], session.view.xy[b], atol=1e-9)
+        assert session.selection.selected == a
+    lerp_zs = lerp(session.opened.mu[a], session.opened.mu[b], n)
+    slerp_zs = slerp(session.opened.mu[a], session.opened.mu[b], n)
     assert np.abs(lerp_zs - slerp_zs).max() > 0.05, "pick points where the two paths differ"
 
 
@@ -343,13 +343,13 @@ def test_dragging_from_empty_space_pans_instead_of_interpolating(window, qtbot):
     start = empty_spot(window)
     before = np.array(scatter.view_box.viewRange())
     decodes = scatter.decodes
-    with qtbot.assertNotEmitted(session.previewChanged, wait=20):
+    with qtbot.assertNotEmitted(session.selection.previewChanged, wait=20):
         drag(qtbot, window, start, start + QPoint(80, 50))
     after = np.array(scatter.view_box.viewRange())
     assert not np.allclose(before, after)
     # content follows the mouse: dragging right/down moves the visible range left/up
     assert after[0, 0] < before[0, 0] and after[1, 0] > before[1, 0]
-    assert session.selected == -1
+    assert session.selection.selected == -1
     assert scatter.decodes == decodes
     assert drawn_count(scatter.path_line) == 0
     assert window.preview.preview is None
@@ -387,39 +387,39 @@ def test_a_slider_changes_exactly_its_dimension_and_decodes_live(window, qtbot):
     session, preview, sliders = window.session, window.preview, window.sliders
     i = int(isolated_points(window)[0])
     click(qtbot, window, point_of_item(window, i))
-    assert session.selected == i
-    mu = session.mu[i].astype(np.float64)
+    assert session.selection.selected == i
+    mu = session.opened.mu[i].astype(np.float64)
     d = sliders.order[0]
     row = sliders.rows[d]
     assert row.slider.isEnabled()
     emitted = []
-    session.previewChanged.connect(emitted.append)
+    session.selection.previewChanged.connect(emitted.append)
     # several moves in one event-loop pass: one decode (coalesced), for the last value
     for tick in (100, 200, 450):
         row.slider.setValue(tick)
-    with qtbot.waitSignal(session.previewChanged, timeout=5000):
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000):
         pass
     qtbot.wait(10)
-    session.previewChanged.disconnect(emitted.append)
+    session.selection.previewChanged.disconnect(emitted.append)
     assert len(emitted) == 1
     location = emitted[0]
     assert isinstance(location, LocationPreview) and location.source == "slider"
     changed = np.flatnonzero(location.z != mu)
     assert changed.tolist() == [d]
     assert location.z[d] == pytest.approx(row.to_value(450))
-    np.testing.assert_array_equal(session.z, location.z)
+    np.testing.assert_array_equal(session.selection.z, location.z)
     assert_close_uint8(preview.shown["decoded"], expected_images(session, location.z)[0])
     np.testing.assert_array_equal(preview.shown["original"], pixels_of(session, i))
     assert row.value.text() == f"{row.to_value(450):+.2f}"
     mx, my = window.scatter.marker.getData()
-    np.testing.assert_allclose([mx[0], my[0]], session.projection.transform(location.z))
+    np.testing.assert_allclose([mx[0], my[0]], session.view.projection.transform(location.z))
 
     # a key on another focused slider moves that dimension only
     e = sliders.order[1]
     other = sliders.rows[e].slider
     other.setFocus()
-    previous = session.z.copy()
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as moved:
+    previous = session.selection.z.copy()
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as moved:
         qtbot.keyClick(other, Qt.Key.Key_PageUp)
     z = moved.args[0].z
     assert np.flatnonzero(z != previous).tolist() == [e]
@@ -430,12 +430,12 @@ def test_a_slider_changes_exactly_its_dimension_and_decodes_live(window, qtbot):
 def test_sliders_are_ordered_by_kl_with_inactive_dimensions_collapsed(sprites_window, qtbot):
     window = sprites_window
     session, sliders = window.session, window.sliders
-    mu, logvar = session.mu.astype(np.float64), session.logvar.astype(np.float64)
+    mu, logvar = session.opened.mu.astype(np.float64), session.opened.logvar.astype(np.float64)
     kl = (0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
     assert kl.max() > 10 * kl.min(), "the β-VAE's dimensions differ in KL"
     by_kl = [int(d) for d in np.argsort(-kl)]
     active = mu.var(axis=0) > 0.01
-    assert 0 < active.sum() < session.latent_dim
+    assert 0 < active.sum() < session.opened.latent_dim
     assert sliders.order == by_kl
     shown = [sliders.active_box.itemAt(k).widget().dim for k in range(sliders.active_box.count())]
     assert shown == [d for d in by_kl if active[d]]
@@ -463,45 +463,45 @@ def set_k(window, qtbot, k: int) -> None:
     spin = window.controls.k
     spin.setFocus()
     spin.selectAll()
-    with qtbot.waitSignal(window.session.coloursChanged, timeout=10_000):
+    with qtbot.waitSignal(window.session.colouring.coloursChanged, timeout=10_000):
         qtbot.keyClicks(spin, str(k))
         qtbot.keyClick(spin, Qt.Key.Key_Return)
-    assert window.session.mixture.k == k
+    assert window.session.colouring.mixture.k == k
 
 
 def choose_colour_mode(window, qtbot, mode: str) -> None:
     combo = window.controls.colour
-    with qtbot.waitSignal(window.session.coloursChanged, timeout=5000):
+    with qtbot.waitSignal(window.session.colouring.coloursChanged, timeout=5000):
         combo.setCurrentIndex(combo.findData(mode))
-    assert window.session.state.colour_mode == mode
+    assert window.session.colouring.mode == mode
 
 
 def test_colours_follow_the_mixture_and_k(window, qtbot):
     session = window.session
-    r = session.mixture.responsibilities
-    assert r.shape == (len(session.mu), session.state.k)
+    r = session.colouring.mixture.responsibilities
+    assert r.shape == (len(session.opened.mu), session.colouring.k)
     assert (r >= 0).all()
     np.testing.assert_allclose(r.sum(axis=1), 1.0, atol=1e-6)
     drawn = brush_rgba(window)
-    np.testing.assert_array_equal(drawn, session.colours.astype(int))
-    assert window.scatter.legend.count() == session.mixture.k
+    np.testing.assert_array_equal(drawn, session.colouring.colours.astype(int))
+    assert window.scatter.legend.count() == session.colouring.mixture.k
 
     set_k(window, qtbot, 3)
     assert window.controls.k.value() == 3
     assert window.scatter.legend.count() == 3
     assert len(window.scatter.ellipse_items) == 2 * 3
     recoloured = brush_rgba(window)
-    np.testing.assert_array_equal(recoloured, session.colours.astype(int))
+    np.testing.assert_array_equal(recoloured, session.colouring.colours.astype(int))
     assert (recoloured != drawn).any(axis=1).mean() > 0.5, "most points change colour"
 
 
 def test_a_point_between_two_components_blends_in_soft_mode_only(window, qtbot):
     session = window.session
     set_k(window, qtbot, 2)
-    r = session.mixture.responsibilities
+    r = session.colouring.mixture.responsibilities
     i = int(np.argmin(np.abs(r[:, 0] - 0.5)))
     assert 0.2 < r[i, 0] < 0.8, "a point between the two components"
-    components = session.component_colours().astype(int)
+    components = session.colouring.component_colours().astype(int)
     soft = brush_rgba(window)[i]
     choose_colour_mode(window, qtbot, "gmm-hard")
     hard = brush_rgba(window)[i]
@@ -517,16 +517,16 @@ def test_clicking_a_legend_entry_hides_and_shows_its_points(window, qtbot):
     session, scatter = window.session, window.scatter
     legend = scatter.legend
     total = len(scatter.points)
-    assert total == len(session.mu)
+    assert total == len(session.opened.mu)
     i = int(isolated_points(window)[0])
-    key = int(session.mixture.labels[i])  # hide the component of a point we can click
-    members = np.flatnonzero(session.mixture.labels == key)
+    key = int(session.colouring.mixture.labels[i])  # hide the component of a point we can click
+    members = np.flatnonzero(session.colouring.mixture.labels == key)
     ellipses = len(scatter.ellipse_items)
 
     def click_entry():
         item = legend.item(key)
         assert item.data(Qt.ItemDataRole.UserRole) == key
-        with qtbot.waitSignal(session.coloursChanged, timeout=5000):
+        with qtbot.waitSignal(session.colouring.coloursChanged, timeout=5000):
             qtbot.mouseClick(legend.viewport(), LEFT, pos=legend.visualItemRect(item).center())
 
     click_entry()
@@ -535,7 +535,7 @@ def test_clicking_a_legend_entry_hides_and_shows_its_points(window, qtbot):
     assert len(scatter.ellipse_items) == ellipses - 2
     # a hidden point can no longer be picked: clicking where it was decodes the location
     click(qtbot, window, point_of_item(window, i))
-    assert session.selected == -1
+    assert session.selection.selected == -1
     assert isinstance(window.preview.preview, LocationPreview)
 
     click_entry()
@@ -543,7 +543,7 @@ def test_clicking_a_legend_entry_hides_and_shows_its_points(window, qtbot):
     assert legend.item(key).checkState() == Qt.CheckState.Checked
     assert len(scatter.ellipse_items) == ellipses
     click(qtbot, window, point_of_item(window, i))
-    assert session.selected == i
+    assert session.selection.selected == i
 
 
 # --- 7. projections -----------------------------------------------------------------------
@@ -554,9 +554,9 @@ def test_pca_view_labels_its_axes_and_clicks_map_back_through_the_inverse(sprite
     session = window.session
     combo = window.controls.projection
     assert combo.isEnabled()
-    with qtbot.waitSignal(session.projectionChanged, timeout=10_000):
+    with qtbot.waitSignal(session.view.projectionChanged, timeout=10_000):
         combo.setCurrentIndex(combo.findData("pca"))
-    projection = session.projection
+    projection = session.view.projection
     assert projection.kind == "pca"
     bottom = window.scatter.plot.getAxis("bottom").labelText
     left = window.scatter.plot.getAxis("left").labelText
@@ -565,13 +565,13 @@ def test_pca_view_labels_its_axes_and_clicks_map_back_through_the_inverse(sprite
     ratio = projection.info["explained_variance_ratio"]
     assert bottom == f"PC1 ({round(100 * ratio[0])}% var)"
     assert "PC1" in window.status.text()
-    np.testing.assert_allclose(session.xy, projection.transform(session.mu))
+    np.testing.assert_allclose(session.view.xy, projection.transform(session.opened.mu))
 
     # empty space, nothing selected: the other directions come from the data mean
     widen_view_right(window)
-    spot = viewport_point(window, session.xy[:, 0].max() + 2.0, session.xy[:, 1].mean())
+    spot = viewport_point(window, session.view.xy[:, 0].max() + 2.0, session.view.xy[:, 1].mean())
     target = view_xy_at(window, spot)
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
         click(qtbot, window, spot)
     z = shown.args[0].z
     assert z.shape == (8,)
@@ -579,18 +579,18 @@ def test_pca_view_labels_its_axes_and_clicks_map_back_through_the_inverse(sprite
     offset = z - projection.mean  # moved only within the PCA plane
     np.testing.assert_allclose(offset, projection.matrix.T @ (projection.matrix @ offset), atol=1e-6)
     assert_close_uint8(window.preview.shown["decoded"], expected_images(session, z)[0])
-    nearest = int(np.argmin(np.linalg.norm(session.mu - z, axis=1)))  # in the full 8-D space
+    nearest = int(np.argmin(np.linalg.norm(session.opened.mu - z, axis=1)))  # in the full 8-D space
     assert shown.args[0].nearest == nearest
 
     # with an item selected, a click keeps what the view does not show of its μ
     i = int(isolated_points(window)[0])
     click(qtbot, window, point_of_item(window, i))
-    assert session.selected == i
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+    assert session.selection.selected == i
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
         click(qtbot, window, spot)
     z = shown.args[0].z
     np.testing.assert_allclose(projection.transform(z), target, atol=1e-6)
-    offset = z - session.mu[i]
+    offset = z - session.opened.mu[i]
     np.testing.assert_allclose(offset, projection.matrix.T @ (projection.matrix @ offset), atol=1e-5)
 
 
@@ -621,12 +621,12 @@ def _truncated_weights(tmp_path):
 def test_a_bad_run_folder_keeps_the_open_model_and_says_why(window, qtbot, tmp_path, make_folder):
     session = window.session
     folder, words = make_folder(tmp_path)
-    run, mu, title = session.run, session.mu, window.windowTitle()
+    run, mu, title = session.opened.run, session.opened.mu, window.windowTitle()
     points = len(window.scatter.points)
     recent = window.recent_runs()
     with qtbot.waitSignal(session.errorOccurred, timeout=10_000):
         assert window.open_run(folder) is False
-    assert session.run is run and session.mu is mu
+    assert session.opened.run is run and session.opened.mu is mu
     assert window.windowTitle() == title
     assert len(window.scatter.points) == points
     assert window.recent_runs() == recent
@@ -642,7 +642,7 @@ def test_a_bad_run_folder_keeps_the_open_model_and_says_why(window, qtbot, tmp_p
     # the open model still works
     i = int(isolated_points(window)[0])
     click(qtbot, window, point_of_item(window, i))
-    assert session.selected == i
+    assert session.selection.selected == i
 
 
 def test_opening_a_run_remembers_it_in_private_settings(window, settings_folder):
@@ -687,7 +687,7 @@ def test_escape_clears_the_selection_and_ctrl_c_copies_the_preview(window, qtbot
     qtbot.waitActive(window)
     i = int(isolated_points(window)[0])
     click(qtbot, window, point_of_item(window, i))
-    assert session.selected == i
+    assert session.selection.selected == i
 
     QApplication.clipboard().clear()
     qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
@@ -697,10 +697,10 @@ def test_escape_clears_the_selection_and_ctrl_c_copies_the_preview(window, qtbot
     assert (image.height(), image.width()) == expected.shape[:2]
     assert image.pixelColor(image.width() // 2, image.height() // 2).isValid()
 
-    with qtbot.waitSignal(session.selectionChanged, timeout=5000) as cleared:
+    with qtbot.waitSignal(session.selection.selectionChanged, timeout=5000) as cleared:
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert cleared.args == [-1]
-    assert session.selected == -1 and session.z is None
+    assert session.selection.selected == -1 and session.selection.z is None
     assert window.preview.shown == {}
     assert drawn_count(window.scatter.highlight) == 0
     assert drawn_count(window.scatter.marker) == 0
@@ -711,7 +711,7 @@ def test_escape_clears_the_selection_and_ctrl_c_copies_the_preview(window, qtbot
 
 def test_codes_export_to_csv_and_npz_one_row_per_item(session, tmp_path):
     table = session.codes_table()
-    n, k = len(session.mu), session.mixture.k
+    n, k = len(session.opened.mu), session.colouring.mixture.k
     csv_path = exports.write_codes(table, tmp_path / "codes.csv")
     with open(csv_path, newline="") as f:
         rows = list(csv.reader(f))
@@ -720,15 +720,15 @@ def test_codes_export_to_csv_and_npz_one_row_per_item(session, tmp_path):
                       + [f"responsibilities_{j}" for j in range(k)])
     assert len(body) == n
     values = np.array(body, dtype=float)
-    np.testing.assert_allclose(values[:, :2], session.mu, rtol=1e-6)
-    np.testing.assert_array_equal(values[:, header.index("labels")], session.images.labels)
+    np.testing.assert_allclose(values[:, :2], session.opened.mu, rtol=1e-6)
+    np.testing.assert_array_equal(values[:, header.index("labels")], session.opened.images.labels)
     np.testing.assert_allclose(values[:, 7:].sum(axis=1), 1.0, atol=1e-6)
 
     npz_path = exports.write_codes(table, tmp_path / "codes.npz")
     with np.load(npz_path) as data:
         assert set(data.files) == {"mu", "logvar", "xy", "labels", "responsibilities"}
         assert data["mu"].shape == (n, 2) and data["responsibilities"].shape == (n, k)
-        np.testing.assert_array_equal(data["labels"], session.images.labels)
+        np.testing.assert_array_equal(data["labels"], session.opened.images.labels)
 
 
 def test_the_export_codes_menu_action_writes_the_chosen_file(window, tmp_path, monkeypatch):
@@ -739,7 +739,7 @@ def test_the_export_codes_menu_action_writes_the_chosen_file(window, tmp_path, m
     assert window.export_codes_action.isEnabled()
     window.export_codes_action.trigger()
     with np.load(target) as data:
-        assert data["mu"].shape == window.session.mu.shape
+        assert data["mu"].shape == window.session.opened.mu.shape
 
 
 # --- 12. samples from the prior -----------------------------------------------------------
@@ -747,11 +747,11 @@ def test_the_export_codes_menu_action_writes_the_chosen_file(window, tmp_path, m
 
 def test_prior_samples_are_shown_and_starred_on_the_scatter(window, qtbot):
     session, preview, scatter = window.session, window.preview, window.scatter
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
-        session.sample_prior(6, seed=0)
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
+        session.selection.sample_prior(6, seed=0)
     samples = shown.args[0]
     assert isinstance(samples, SamplesPreview)
-    zs = np.random.default_rng(0).standard_normal((6, session.latent_dim))
+    zs = np.random.default_rng(0).standard_normal((6, session.opened.latent_dim))
     np.testing.assert_allclose(samples.zs, zs)
     keys = sorted(k for k in preview.shown if k.startswith("sample"))
     assert keys == [f"sample{j}" for j in range(6)]
@@ -760,10 +760,10 @@ def test_prior_samples_are_shown_and_starred_on_the_scatter(window, qtbot):
     assert sum(tile.isVisible() for tile in preview.tiles) == 6
     sx, sy = scatter.prior_samples.getData()
     assert len(sx) == 6
-    np.testing.assert_allclose(np.stack([sx, sy], axis=1), session.projection.transform(zs))
+    np.testing.assert_allclose(np.stack([sx, sy], axis=1), session.view.projection.transform(zs))
 
     # the toolbar button does the same with fresh samples
-    with qtbot.waitSignal(session.samplesChanged, timeout=5000):
+    with qtbot.waitSignal(session.selection.samplesChanged, timeout=5000):
         qtbot.mouseClick(window.controls.prior, LEFT)
     assert len(scatter.prior_samples.getData()[0]) == 6
 
@@ -776,7 +776,7 @@ def test_a_window_built_on_an_open_session_shows_its_run(session, qtbot):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    assert session.run.name in window.windowTitle()
-    assert len(window.scatter.points) == len(session.mu)
+    assert session.opened.run.name in window.windowTitle()
+    assert len(window.scatter.points) == len(session.opened.mu)
     assert window.controls.colour.count() > 0
-    assert len(window.sliders.rows) == session.latent_dim
+    assert len(window.sliders.rows) == session.opened.latent_dim

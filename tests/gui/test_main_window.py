@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from latentexplorer.bundled import DEFAULT_RUN, bundled_run
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.state.session import PointPreview, SamplesPreview
+from latentexplorer.gui.state.previews import PointPreview, SamplesPreview
 from latentexplorer.gui.widgets.images import to_uint8
 
 
@@ -17,15 +17,15 @@ def test_window_opens_on_the_bundled_model_with_its_codes(window, qtbot):
     status = window.status.text()
     assert "VAE" in status and "1,797 items" in status and "2-d latent" in status
     # every item is a point, coloured (not the grey placeholder), with a legend and sliders
-    assert len(window.scatter.points) == len(session.mu) == 1797
+    assert len(window.scatter.points) == len(session.opened.mu) == 1797
     colours = {tuple(c) for c in window.scatter.points.rgba}
     assert len(colours) > 10
-    assert window.scatter.legend.count() == session.mixture.k
+    assert window.scatter.legend.count() == session.colouring.mixture.k
     assert sorted(window.sliders.rows) == [0, 1]
     assert window.controls.colour.count() >= 4
     assert window.manifold_action.isEnabled()
     # the View menu's prior samples are decoded images, not a blank canvas
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
         window.prior_action.trigger()
     assert isinstance(shown.args[0], SamplesPreview)
     image = window.preview.shown["sample0"]
@@ -44,7 +44,7 @@ def test_window_without_a_run_says_so(qtbot):
         assert not action.isEnabled()
     # gestures on an empty scatter do nothing (and raise nothing)
     qtbot.mouseClick(window.scatter.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(200, 200))
-    assert window.session.selected == -1
+    assert window.session.selection.selected == -1
     assert window.last_error == ""
     window.session.shutdown()
 
@@ -53,30 +53,30 @@ def test_opening_the_autoencoder_replaces_the_vae(window, qtbot):
     session = window.session
     combo = window.controls.colour
     combo.setCurrentIndex(combo.findData("uncertainty"))  # a mode the autoencoder lacks
-    session.select(0)
-    with qtbot.waitSignal(session.runChanged, timeout=10_000):
+    session.selection.select(0)
+    with qtbot.waitSignal(session.opened.runChanged, timeout=10_000):
         assert window.open_run(bundled_run("digits-ae-2d"))
-    assert session.run.name == "digits-ae-2d"
+    assert session.opened.run.name == "digits-ae-2d"
     assert "digits-ae-2d" in window.windowTitle()
     assert "autoencoder" in window.status.text()
     assert window.recent_runs()[:2] == [str(bundled_run("digits-ae-2d").resolve()),
                                         str(bundled_run("digits-vae-2d").resolve())]
     # nothing of the VAE is left on screen
-    assert session.selected == -1 and window.preview.preview is None and window.preview.shown == {}
+    assert session.selection.selected == -1 and window.preview.preview is None and window.preview.shown == {}
     # the colour mode falls back to one the autoencoder has, and the points use it
     assert combo.findData("uncertainty") < 0
-    assert session.state.colour_mode == combo.currentData() == "gmm-soft"
-    assert window.scatter.legend.count() == session.mixture.k
+    assert session.colouring.mode == combo.currentData() == "gmm-soft"
+    assert window.scatter.legend.count() == session.colouring.mixture.k
     assert not window.manifold_action.isEnabled()
     # sliders are ordered by the variance of the codes (no KL without a posterior)
     notes = [window.sliders.rows[d].note.text() for d in window.sliders.order]
     assert all(n.startswith("var ") for n in notes)
     # a point shows its reconstruction, without posterior samples
-    with qtbot.waitSignal(session.previewChanged, timeout=5000) as shown:
-        session.select(5)
+    with qtbot.waitSignal(session.selection.previewChanged, timeout=5000) as shown:
+        session.selection.select(5)
     assert isinstance(shown.args[0], PointPreview)
     assert sorted(window.preview.shown) == ["original", "reconstruction"]
-    expected = to_uint8(session.decode(session.mu[5])[0])
+    expected = to_uint8(session.opened.decode(session.opened.mu[5])[0])
     assert np.abs(window.preview.shown["reconstruction"].astype(int) - expected.astype(int)).max() <= 1
 
 
@@ -88,8 +88,8 @@ def test_a_mixture_fitted_on_a_subset_says_so_and_still_colours_every_point(qtbo
     qtbot.addWidget(window)
     window.show()
     window.session.open_run(bundled_run("digits-vae-2d"))
-    qtbot.waitUntil(lambda: window.session.mixture is not None, timeout=20_000)
-    assert window.session.mixture.fitted_on == 500
+    qtbot.waitUntil(lambda: window.session.colouring.mixture is not None, timeout=20_000)
+    assert window.session.colouring.mixture.fitted_on == 500
     assert "mixture fitted on a random 500 of them" in window.status.text()
     assert len(window.scatter.points) == 1797
     assert len({tuple(c) for c in window.scatter.points.rgba}) > 10
@@ -105,28 +105,28 @@ def test_a_large_set_is_encoded_in_a_worker_with_progress_and_the_open_run_stays
     window.show()
     session = window.session
     assert session.open_run(bundled_run("digits-vae-2d"))
-    digits = session.images
+    digits = session.opened.images
     monkeypatch.setattr(session_module, "SYNC_ENCODE_LIMIT", 1_000)  # 3,000 items are "large"
     progress = []
     session.encodeProgress.connect(lambda done, total: progress.append((done, total)))
     sprites = make_sprites(3_000, size=32, seed=0)
     assert session.open_run(bundled_run("sprites-betavae"), images=sprites)
-    assert session.encoding and session.images is digits  # still the digits until encoded
+    assert session.encoding and session.opened.images is digits  # still the digits until encoded
     assert window.busy.isVisible()
-    qtbot.waitUntil(lambda: session.images is sprites, timeout=60_000)
+    qtbot.waitUntil(lambda: session.opened.images is sprites, timeout=60_000)
     assert not session.encoding and not window.busy.isVisible()
     assert progress[0] == (0, 3_000) and progress[-1] == (3_000, 3_000)
     assert len(window.scatter.points) == 3_000
     # the worker's codes are those of the model, item for item
     import torch
     with torch.no_grad():
-        mu = session.model.encode(sprites.float_batch(np.arange(5))).mu.numpy()
-    np.testing.assert_allclose(session.mu[:5], mu, atol=1e-5)
+        mu = session.opened.model.encode(sprites.float_batch(np.arange(5))).mu.numpy()
+    np.testing.assert_allclose(session.opened.mu[:5], mu, atol=1e-5)
     # a newer request replaces one being encoded: only the last one is shown
     assert session.open_run(bundled_run("sprites-betavae"), images=make_sprites(2_500, size=32, seed=1))
     assert session.open_run(bundled_run("sprites-betavae"), images=sprites)
     qtbot.waitUntil(lambda: not session.encoding, timeout=60_000)
-    assert session.images is sprites
+    assert session.opened.images is sprites
 
 
 def test_garbage_is_collected_in_the_gui_thread_only(qtbot):

@@ -68,7 +68,7 @@ def test_the_window_shows_each_isolated_point_in_its_colour(window, qtbot, mode)
     """Read the real viewport's pixels where the session's isolated points are."""
     from test_explorer import choose_colour_mode, isolated_points
 
-    if mode != window.session.state.colour_mode:
+    if mode != window.session.colouring.mode:
         choose_colour_mode(window, qtbot, mode)
     scatter = window.scatter
     window.controls.ellipses.click()  # the contours would cover some points
@@ -76,9 +76,9 @@ def test_the_window_shows_each_isolated_point_in_its_colour(window, qtbot, mode)
     grabbed = scatter.plot.viewport().grab().toImage()
     checked = 0
     for i in isolated_points(window)[:20]:
-        pos = scatter.widget_pos_of(*window.session.xy[i])
+        pos = scatter.widget_pos_of(*window.session.view.xy[i])
         colour = grabbed.pixelColor(int(pos.x()), int(pos.y()))
-        expected = window.session.colours[i].astype(int)
+        expected = window.session.colouring.colours[i].astype(int)
         shown = np.array([colour.red(), colour.green(), colour.blue()])
         # over the white background: shown = α·colour + (1 − α)·white
         alpha = expected[3] / 255

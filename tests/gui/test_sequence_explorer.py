@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.main_window import MainWindow
-from latentexplorer.gui.state.session import InterpolationPreview, PointPreview
+from latentexplorer.gui.state.previews import InterpolationPreview, PointPreview
 from latentexplorer.gui.training.training_form import TrainingForm, expected_shape
 from latentexplorer.gui.widgets.images import to_uint8
 
@@ -21,7 +21,7 @@ def strokes_window(qtbot):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.session.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
         assert window.open_run(bundled_run("strokes-seqvae"))
     yield window
     window.session.shutdown()
@@ -46,18 +46,18 @@ def mouse(widget, kind: QEvent.Type, pos: QPoint, button, buttons) -> None:
 
 def test_clicking_a_point_shows_its_trajectory_and_reconstruction(strokes_window, qtbot):
     window, session = strokes_window, strokes_window.session
-    i = int(isolated(session.xy)[0])  # so the click cannot land on another point
-    pos = window.scatter.widget_pos_of(*session.xy[i])
-    with qtbot.waitSignal(session.selectionChanged, timeout=5000):
+    i = int(isolated(session.view.xy)[0])  # so the click cannot land on another point
+    pos = window.scatter.widget_pos_of(*session.view.xy[i])
+    with qtbot.waitSignal(session.selection.selectionChanged, timeout=5000):
         qtbot.mouseClick(window.scatter.plot.viewport(), Qt.MouseButton.LeftButton, pos=pos.toPoint())
     preview = window.preview
     assert isinstance(preview.preview, PointPreview) and preview.preview.index == i
     original = preview.shown["original"]
-    expected = to_uint8(session.images.display_batch(np.array([i]))[0])
+    expected = to_uint8(session.opened.images.display_batch(np.array([i]))[0])
     np.testing.assert_array_equal(original, expected)
     assert original.shape == (64, 64, 3) and original.max() > 100
     recon = preview.shown["reconstruction"]
-    np.testing.assert_array_equal(recon, to_uint8(session.decode(session.mu[i])[0]))
+    np.testing.assert_array_equal(recon, to_uint8(session.opened.decode(session.opened.mu[i])[0]))
     assert recon.max() > 100, "the reconstruction draws a trajectory"
 
 
@@ -77,7 +77,7 @@ def test_dragging_between_two_items_interpolates_trajectories(strokes_window, qt
     window, session = strokes_window, strokes_window.session
     qtbot.wait(50)  # let the plot's layout settle before reading pixel positions
     viewport = window.scatter.plot.viewport()
-    px = np.array([[p.x(), p.y()] for p in (window.scatter.widget_pos_of(*q) for q in session.xy)])
+    px = np.array([[p.x(), p.y()] for p in (window.scatter.widget_pos_of(*q) for q in session.view.xy)])
     w, h = viewport.width(), viewport.height()
     inside = (px[:, 0] > 0.2 * w) & (px[:, 0] < 0.8 * w) & (px[:, 1] > 0.2 * h) & (px[:, 1] < 0.8 * h)
     d = np.sqrt(((px[:, None] - px[None]) ** 2).sum(-1)) + np.eye(len(px)) * 1e9
@@ -89,7 +89,7 @@ def test_dragging_between_two_items_interpolates_trajectories(strokes_window, qt
     pos = {k: QPoint(round(px[k, 0]), round(px[k, 1])) for k in (a, b)}
     mouse(viewport, QEvent.Type.MouseButtonPress, pos[a], LEFT, LEFT)
     qtbot.wait(20)  # selecting a may relayout the plot: find b again
-    target = window.scatter.widget_pos_of(*session.xy[b])
+    target = window.scatter.widget_pos_of(*session.view.xy[b])
     pos[b] = QPoint(round(target.x()), round(target.y()))
     for t in np.linspace(0.0, 1.0, 7)[1:]:
         p = QPoint(round(pos[a].x() + t * (pos[b].x() - pos[a].x())), round(pos[a].y() + t * (pos[b].y() - pos[a].y())))
@@ -102,7 +102,7 @@ def test_dragging_between_two_items_interpolates_trajectories(strokes_window, qt
     shown = window.preview.preview
     assert (shown.start, shown.end) == (a, b)
     frames = window.preview.shown["frames"]
-    expected = np.stack([to_uint8(f) for f in session.decode(shown.zs)])
+    expected = np.stack([to_uint8(f) for f in session.opened.decode(shown.zs)])
     np.testing.assert_array_equal(frames, expected)
     assert frames.shape[1:] == (64, 64, 3) and (frames.reshape(len(frames), -1).max(1) > 100).all()
     assert not np.array_equal(frames[0], frames[-1]), "the two ends draw different trajectories"
@@ -114,6 +114,6 @@ def test_the_drawing_pad_is_off_for_a_sequence_model_and_back_for_an_image_model
     window = strokes_window
     assert not window.controls.draw.isEnabled() and not window.draw_action.isEnabled()
     assert "trajectories" in window.controls.draw.toolTip()
-    with qtbot.waitSignal(window.session.runChanged, timeout=10_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000):
         assert window.open_run(bundled_run("digits-vae-2d"))
     assert window.controls.draw.isEnabled() and window.draw_action.isEnabled()

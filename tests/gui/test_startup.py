@@ -17,7 +17,6 @@ from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.app import REPORT_READY_ENV, StartupSequence, start_window
 from latentexplorer.gui.main_window import MainWindow
 from latentexplorer.gui.state.session import Session
-from latentexplorer.gui.workers import BackgroundTask
 
 GREY = 90  # the session's colour for points not coloured yet
 
@@ -43,30 +42,30 @@ def app_window(qtbot):
 
 
 def coloured(window) -> bool:
-    return window.session.mixture is not None
+    return window.session.colouring.mixture is not None
 
 
 def test_the_points_appear_grey_then_in_the_gmm_colours(app_window, qtbot):
     session = app_window.session
-    assert session.has_run and len(session.xy) == 1797
-    assert session.mixture is None and not session.fitting, "nothing is fitted before the first picture"
-    assert (session.colours[:, :3] == GREY).all()
+    assert session.opened.has_run and len(session.view.xy) == 1797
+    assert session.colouring.mixture is None and not session.fitting, "nothing is fitted before the first picture"
+    assert (session.colouring.colours[:, :3] == GREY).all()
     assert not app_window.startup.painted
     qtbot.waitUntil(lambda: app_window.startup.painted, timeout=20_000)
     qtbot.waitUntil(lambda: coloured(app_window), timeout=60_000)
-    assert session.mixture.k == session.state.k
-    expected = mix.blend_colours(session.mixture.responsibilities, session.component_colours())
-    np.testing.assert_array_equal(session.colours, expected)
-    assert app_window.scatter.legend.count() == session.mixture.k
+    assert session.colouring.mixture.k == session.colouring.k
+    expected = mix.blend_colours(session.colouring.mixture.responsibilities, session.colouring.component_colours())
+    np.testing.assert_array_equal(session.colouring.colours, expected)
+    assert app_window.scatter.legend.count() == session.colouring.mixture.k
     assert app_window.startup.coloured
 
 
 def test_the_deferred_fit_is_the_synchronous_one(app_window, session, qtbot):
     """`session` (the fixture) opened the same run through the API, fitted at once."""
     qtbot.waitUntil(lambda: coloured(app_window), timeout=60_000)
-    deferred = app_window.session.mixture
-    np.testing.assert_allclose(deferred.means, session.mixture.means, atol=1e-6)
-    np.testing.assert_array_equal(deferred.labels, session.mixture.labels)
+    deferred = app_window.session.colouring.mixture
+    np.testing.assert_allclose(deferred.means, session.colouring.mixture.means, atol=1e-6)
+    np.testing.assert_array_equal(deferred.labels, session.colouring.mixture.labels)
 
 
 def test_a_window_that_never_paints_is_coloured_all_the_same(qtbot):
@@ -83,12 +82,12 @@ def test_a_window_that_never_paints_is_coloured_all_the_same(qtbot):
 def test_background_fits_release_their_workers(qapp, qtbot):
     session = Session()
     assert session.open_run(bundled_run(), fit=False)
-    assert session.mixture is None and (session.colours[:, :3] == GREY).all()
+    assert session.colouring.mixture is None and (session.colouring.colours[:, :3] == GREY).all()
     for _ in range(3):
-        with qtbot.waitSignal(session.coloursChanged, timeout=60_000):
+        with qtbot.waitSignal(session.colouring.coloursChanged, timeout=60_000):
             session.refit(background=True)
     assert not session.fitting
-    qtbot.waitUntil(lambda: not session.findChildren(BackgroundTask), timeout=5_000)
+    qtbot.waitUntil(lambda: not session.tasks.running(), timeout=5_000)
     session.shutdown()
 
 

@@ -54,11 +54,11 @@ def test_the_view_plots_each_curve_at_every_beta_and_opens_the_selected_run(sess
 
     click_row(qtbot, table, 1)
     assert view.open_button.isEnabled()
-    with qtbot.waitSignal(session.runChanged, timeout=20_000):
+    with qtbot.waitSignal(session.opened.runChanged, timeout=20_000):
         qtbot.mouseClick(view.open_button, Qt.MouseButton.LeftButton)
-    assert session.run.folder == sweep_folder / "beta-4"
-    assert session.run.config.model.beta == 4.0 and session.images.name == "sprites"
-    assert session.latent_dim == 3
+    assert session.opened.run.folder == sweep_folder / "beta-4"
+    assert session.opened.run.config.model.beta == 4.0 and session.opened.images.name == "sprites"
+    assert session.opened.latent_dim == 3
 
 
 def test_a_folder_that_is_not_a_sweep_gets_a_message_and_the_view_keeps_its_sweep(

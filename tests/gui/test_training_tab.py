@@ -198,17 +198,17 @@ def test_a_run_from_the_form_plots_what_the_trainer_reported_and_opens_in_the_ex
     assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
 
     # open it in the explorer
-    assert window.session.run.folder == bundled_run("digits-vae-2d")
+    assert window.session.opened.run.folder == bundled_run("digits-vae-2d")
     assert tab.open_button.isEnabled()
     qtbot.mouseClick(tab.open_button, LEFT)
-    assert Path(window.session.run.folder) == out
-    assert window.session.run.epoch == 2
+    assert Path(window.session.opened.run.folder) == out
+    assert window.session.opened.run.epoch == 2
     window.tabs.setCurrentIndex(0)
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Explorer"
     assert out.name in window.windowTitle()
     assert "1,500 items" in window.status.text()
-    assert len(window.session.mu) == len(window.session.images)
-    assert window.session.mu.shape[1] == 4
+    assert len(window.session.opened.mu) == len(window.session.opened.images)
+    assert window.session.opened.mu.shape[1] == 4
 
 
 # --- 2. following training in the explorer ----------------------------------------------------
@@ -325,17 +325,17 @@ def test_the_loss_plot_waits_while_hidden_and_catches_up_when_its_tab_is_shown(w
 def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epochs(
         window, tab, qtbot, tmp_path):
     session = window.session
-    previous_run, previous_images = session.run, session.images
+    previous_run, previous_images = session.opened.run, session.opened.images
     out = tmp_path / "followed"
     fill_form(qtbot, tab, out, epochs=3)
     tab.follow.setChecked(True)
     shown = []  # what the explorer showed, each time its model changed
 
     def record():
-        run = session.run
+        run = session.opened.run
         snapshot = tab.snapshots[-1].model if tab.snapshots else None
         same = snapshot is not None and all(
-            torch.equal(a, b) for a, b in zip(session.model.state_dict().values(),
+            torch.equal(a, b) for a, b in zip(session.opened.model.state_dict().values(),
                                               snapshot.state_dict().values()))
         entry = (Path(run.folder), run.state.get("epoch"), run is previous_run, same)
         if not shown or shown[-1] != entry:
@@ -343,7 +343,7 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
 
     # A new model is a new run (runChanged); the next epoch of the one in training may only move
     # the codes. Either way the projection is redone, so projectionChanged marks every change.
-    signals = [session.runChanged, session.projectionChanged]
+    signals = [session.opened.runChanged, session.view.projectionChanged]
     for signal in signals:
         signal.connect(record)
     try:
@@ -358,7 +358,7 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
     assert shown[:3] == [(out, 1, False, True), (out, 2, False, True), (out, 3, False, True)]
     # when the run ended it went back to the model it had before
     assert len(shown) == 4 and shown[3][2]
-    assert session.run is previous_run and session.images is previous_images
+    assert session.opened.run is previous_run and session.opened.images is previous_images
     assert previous_run.folder.name in window.windowTitle()
 
     # the scrub slider: one position per epoch, on the last; moving it shows that epoch
@@ -369,14 +369,14 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
     scrub.setFocus()
     qtbot.keyClick(scrub, Qt.Key.Key_Home)
     assert scrub.value() == 0
-    assert Path(session.run.folder) == out and session.run.state["epoch"] == 1
+    assert Path(session.opened.run.folder) == out and session.opened.run.state["epoch"] == 1
     assert tab.scrub_label.text() == "epoch 1"
     qtbot.keyClick(scrub, Qt.Key.Key_Right)
-    assert session.run.state["epoch"] == 2
+    assert session.opened.run.state["epoch"] == 2
     scrub.setValue(2)
-    assert session.run.state["epoch"] == 3
+    assert session.opened.run.state["epoch"] == 3
     saved = load_run(out).model.state_dict()
-    for key, value in session.model.state_dict().items():
+    for key, value in session.opened.model.state_dict().items():
         torch.testing.assert_close(value, saved[key])  # the last snapshot is the saved model
 
 
@@ -406,27 +406,27 @@ def test_each_followed_epoch_is_drawn_once_with_the_colours_of_its_own_codes(
     frames = []  # per projection change while following: (epoch, colours match the codes, busy)
 
     def record():
-        if not session.run.state.get("training") or session.mixture is None:
+        if not session.opened.run.state.get("training") or session.colouring.mixture is None:
             return
-        codes = session.mu.astype(np.float64)
-        own = responsibilities_under(session.mixture, codes)
-        matches = np.allclose(own, session.mixture.responsibilities, atol=1e-3)
-        drawn = np.array_equal(cloud.rgba, session.colours) and len(cloud) == len(codes)
-        frames.append((session.run.state["epoch"], matches and drawn, session.fitting))
+        codes = session.opened.mu.astype(np.float64)
+        own = responsibilities_under(session.colouring.mixture, codes)
+        matches = np.allclose(own, session.colouring.mixture.responsibilities, atol=1e-3)
+        drawn = np.array_equal(cloud.rgba, session.colouring.colours) and len(cloud) == len(codes)
+        frames.append((session.opened.run.state["epoch"], matches and drawn, session.fitting))
 
-    session.projectionChanged.connect(record)
-    session.coloursChanged.connect(record)
+    session.view.projectionChanged.connect(record)
+    session.colouring.coloursChanged.connect(record)
     try:
         ends = click_start(qtbot, tab)
         wait_until_finished(qtbot, tab, ends)
     finally:
-        session.projectionChanged.disconnect(record)
-        session.coloursChanged.disconnect(record)
+        session.view.projectionChanged.disconnect(record)
+        session.colouring.coloursChanged.disconnect(record)
     following = [f for f in frames if f[0] >= 2]  # epoch 1 opens the run; 2-4 follow it
     assert {f[0] for f in following} == {2, 3, 4}
     assert all(ok for _, ok, _ in following), following
     assert not any(fitting for *_, fitting in following), "no mixture fit in a worker per epoch"
-    assert all(s.mixtures is not None and s.mixtures[0].k == session.state.k for s in tab.snapshots)
+    assert all(s.mixtures is not None and s.mixtures[0].k == session.colouring.k for s in tab.snapshots)
 
 
 def test_a_followed_run_keeps_to_the_explorers_k_and_fits_tiny_epochs_only_now_and_then(
@@ -444,8 +444,8 @@ def test_a_followed_run_keeps_to_the_explorers_k_and_fits_tiny_epochs_only_now_a
     window.controls.k.setValue(3)  # the user asks for three components mid-run
     # the training thread hears of it once the explorer has refitted; its fits then have K = 3
     qtbot.waitUntil(lambda: tab.snapshots[-1].mixtures[0].k == 3 and not session.fitting, timeout=60_000)
-    assert session.mixture.k == 3 and session.state.k == 3
-    assert len(session.mixture.responsibilities) == len(session.mu)
+    assert session.colouring.mixture.k == 3 and session.colouring.k == 3
+    assert len(session.colouring.mixture.responsibilities) == len(session.opened.mu)
     assert window.scatter.legend.count() == 3
     # epochs far shorter than a fit: the training thread fits only every few epochs, and the
     # explorer fits the others in a worker
@@ -456,28 +456,28 @@ def test_a_followed_run_keeps_to_the_explorers_k_and_fits_tiny_epochs_only_now_a
     later = tab.snapshots[seen:]
     assert sum(s.mixtures is not None for s in later) <= 1
     qtbot.waitUntil(lambda: not session.fitting, timeout=30_000)
-    assert session.mixture.k == 3
+    assert session.colouring.mixture.k == 3
 
 
 def test_follow_toggled_mid_run_returns_to_the_previous_model_and_back(window, tab, qtbot, tmp_path):
     session = window.session
-    previous = session.run
+    previous = session.opened.run
     out = tmp_path / "toggled"
     fill_form(qtbot, tab, out, **LONG)
     tab.follow.setChecked(True)
     ends = click_start(qtbot, tab)
     qtbot.waitUntil(lambda: bool(tab.snapshots), timeout=60_000)
-    assert Path(session.run.folder) == out and session.run.state["training"]
+    assert Path(session.opened.run.folder) == out and session.opened.run.state["training"]
     tab.follow.setChecked(False)
-    assert session.run is previous
+    assert session.opened.run is previous
     epochs_seen = len(tab.snapshots)
     qtbot.waitUntil(lambda: len(tab.snapshots) > epochs_seen, timeout=60_000)
-    assert session.run is previous, "with follow off a new epoch must not replace the model"
+    assert session.opened.run is previous, "with follow off a new epoch must not replace the model"
     tab.follow.setChecked(True)
-    assert Path(session.run.folder) == out
-    assert session.run.state["epoch"] == tab.snapshots[-1].epoch
+    assert Path(session.opened.run.folder) == out
+    assert session.opened.run.state["epoch"] == tab.snapshots[-1].epoch
     assert stop_and_wait(qtbot, tab, ends).status == "cancelled"
-    assert session.run is previous
+    assert session.opened.run is previous
 
 
 def test_after_a_followed_run_the_explorer_is_not_left_busy(window, tab, qtbot, tmp_path):
@@ -487,7 +487,7 @@ def test_after_a_followed_run_the_explorer_is_not_left_busy(window, tab, qtbot, 
     wait_until_finished(qtbot, tab, ends)
     window.session.shutdown()  # join any background mixture fit
     qtbot.wait(100)  # deliver its result
-    assert window.session.mixture is not None
+    assert window.session.colouring.mixture is not None
     assert not window.busy.isVisible(), window.busy.toolTip()
 
 
@@ -613,7 +613,7 @@ def test_closing_is_refused_when_not_confirmed_and_training_goes_on(window, tab,
 
 def test_a_diverging_run_fails_with_a_message_that_says_what_to_change(window, tab, qtbot, tmp_path):
     out = tmp_path / "diverged"
-    previous = window.session.run
+    previous = window.session.opened.run
     fill_form(qtbot, tab, out, arch="auto", likelihood="gaussian-learned", lr=10.0, epochs=3)
     assert tab.form.lr.value() == 10.0
     ends = Ends(tab)
@@ -627,7 +627,7 @@ def test_a_diverging_run_fails_with_a_message_that_says_what_to_change(window, t
     assert tab.message.text() == message
     qtbot.waitUntil(tab.run.thread.isFinished, timeout=10_000)
     assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
-    assert window.session.run is previous
+    assert window.session.opened.run is previous
     if is_run_folder(out):
         run = load_run(out)
         assert run.epoch >= 1

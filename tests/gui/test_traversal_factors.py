@@ -15,10 +15,10 @@ def test_traversal_rows_name_the_sprite_factor_of_each_dimension(sprites_window,
     dialog = sliders.traversal_dialog
     qtbot.waitExposed(dialog)
     texts = [label.text() for label in dialog.row_labels]
-    stats = session.dimension_stats()
+    stats = session.opened.dimension_stats()
     active = [int(d) for d in stats.order if stats.active[d]]
     assert len(texts) == len(active) >= 3
-    named = dimension_factors(session.mu, session.images.factors)
+    named = dimension_factors(session.opened.mu, session.opened.images.factors)
     pattern = re.compile(r"^z(\d+) · KL (\d+\.\d\d) · (.+)$")
     factors_shown = []
     for text, d in zip(texts, active):

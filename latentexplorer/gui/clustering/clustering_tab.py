@@ -74,9 +74,9 @@ class ClusteringTab(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self._build()
-        session.runChanged.connect(self.reset)
-        session.projectionChanged.connect(self.reset)
-        session.codesUpdated.connect(self.reset)
+        session.opened.runChanged.connect(self.reset)
+        session.view.projectionChanged.connect(self.reset)
+        session.opened.codesUpdated.connect(self.reset)
         self.reset()
 
     # --- layout ------------------------------------------------------------------------------
@@ -193,20 +193,20 @@ class ClusteringTab(QWidget):
         self.criteria = None
         self.criteria_label.setText(
             f"Press “BIC/AIC per K” to fit a mixture for each K = 1…{CRITERIA_KS[-1]} to these points "
-            "in the background: the lowest BIC is the K the data support" if s.has_run else "")
-        self.criteria_button.setEnabled(s.has_run)
-        if not s.has_run or s.projection is None:
+            "in the background: the lowest BIC is the K the data support" if s.opened.has_run else "")
+        self.criteria_button.setEnabled(s.opened.has_run)
+        if not s.opened.has_run or s.view.projection is None:
             self.points, self.indices, self.labels = np.zeros((0, 2)), None, None
             self.data_note.setText("Open a run to cluster its codes.")
             self.stepper = None
             self._draw()
             return
-        xy = np.asarray(s.xy, np.float64)
+        xy = np.asarray(s.view.xy, np.float64)
         self.indices = mix.subset_indices(len(xy), MAX_POINTS, self.seed.value())
         self.points = xy if self.indices is None else xy[self.indices]
-        truth = s.images.labels
+        truth = s.opened.images.labels
         self.labels = None if truth is None else (truth if self.indices is None else truth[self.indices])
-        x_label, y_label = (label or "—" for label in s.projection.labels)
+        x_label, y_label = (label or "—" for label in s.view.projection.labels)
         which = (f"all {len(xy):,} points" if self.indices is None else
                  f"a random {len(self.points):,} of the {len(xy):,} points (seed {self.seed.value()})")
         self.data_note.setText(
@@ -232,7 +232,7 @@ class ClusteringTab(QWidget):
             try:
                 self.stepper = stepper_class.seeded(self.points, k, seed)
             except ValueError as exc:
-                self.session.errorOccurred.emit(f"cannot start the clustering: {exc}")
+                self.session.report_error(f"cannot start the clustering: {exc}")
         self._draw()
 
     # --- iterating ---------------------------------------------------------------------------
@@ -275,7 +275,7 @@ class ClusteringTab(QWidget):
                 self.stepper.step()
             except ValueError as exc:  # a component collapsed: say so, keep the last state
                 self._stop()
-                self.session.errorOccurred.emit(f"the iteration stopped: {exc}")
+                self.session.report_error(f"the iteration stopped: {exc}")
                 break
         if not self._can_step():
             self._stop()
@@ -384,9 +384,9 @@ class ClusteringTab(QWidget):
     @Slot(str)
     def _criteria_failed(self, message: str) -> None:
         self._release_tasks()
-        self.criteria_button.setEnabled(self.session.has_run)
+        self.criteria_button.setEnabled(self.session.opened.has_run)
         self.criteria_label.setText("")
-        self.session.errorOccurred.emit(f"BIC/AIC failed: {message}")
+        self.session.report_error(f"BIC/AIC failed: {message}")
 
     def _release_tasks(self) -> None:
         for task in [t for t in self._tasks if not t.is_running()]:

@@ -89,7 +89,7 @@ class CompareTab(QWidget):
                 try:
                     self.load(side, bundled_run(name))
                 except FileNotFoundError as exc:
-                    self.session.errorOccurred.emit(str(exc))
+                    self.session.report_error(str(exc))
 
     def other(self, side: CompareSide) -> CompareSide:
         return self.right if side is self.left else self.left
@@ -125,7 +125,7 @@ class CompareTab(QWidget):
 
     def _refuse(self, side: CompareSide, message: str) -> bool:
         side.revert_chooser()
-        self.session.errorOccurred.emit(message)
+        self.session.report_error(message)
         return False
 
     def _loaded(self, side: CompareSide, generation: int, data) -> None:

@@ -139,15 +139,15 @@ class EvaluationTab(QWidget):
         layout.addWidget(self.explanation)
         layout.addWidget(self.results, 1)
         layout.addStretch()  # an explanation alone sits at the top
-        session.runChanged.connect(self.refresh)
-        session.codesUpdated.connect(self._model_moved_on)
+        session.opened.runChanged.connect(self.refresh)
+        session.opened.codesUpdated.connect(self._model_moved_on)
         self.refresh()
 
     # --- state ------------------------------------------------------------------------------
 
     @property
     def variational(self) -> bool:
-        return self.session.run is not None and self.session.run.config.model.is_variational
+        return self.session.opened.run is not None and self.session.opened.run.config.model.is_variational
 
     def is_running(self) -> bool:
         return self.task is not None and self.task.is_running()
@@ -157,14 +157,14 @@ class EvaluationTab(QWidget):
         """A new run: stop what was computing for the old one and clear its figures."""
         self.shutdown()
         self.clear()
-        has_run = self.session.has_run
+        has_run = self.session.opened.has_run
         self.explanation.setText("" if self.variational else (AE_EXPLANATION if has_run else NO_RUN))
         self.explanation.setVisible(not self.variational)
         self.results.setVisible(self.variational)
         self.evaluate_button.setEnabled(has_run and self.variational)
         self.cancel_button.setEnabled(False)
         if has_run and self.variational:
-            self.items.setValue(min(self.items.value(), len(self.session.images)))
+            self.items.setValue(min(self.items.value(), len(self.session.opened.images)))
 
     @Slot()
     def _model_moved_on(self) -> None:
@@ -189,17 +189,17 @@ class EvaluationTab(QWidget):
 
     @Slot()
     def start(self) -> None:
-        if not self.session.has_run or not self.variational or self.is_running():
+        if not self.session.opened.has_run or not self.variational or self.is_running():
             return
         try:
             ks = check_ks(tuple(int(v) for v in self.ks.text().replace(",", " ").split()))
         except (ValueError, UserError) as exc:
             text = str(exc) if isinstance(exc, UserError) else f"k must be whole numbers, got {self.ks.text()!r}"
-            self.session.errorOccurred.emit(text)
+            self.session.report_error(text)
             return
         self.clear()
-        model = copy.deepcopy(self.session.model)  # the GUI thread keeps decoding with its own
-        self.task = start_evaluation(model, self.session.images, ks, self.items.value(), parent=self)
+        model = copy.deepcopy(self.session.opened.model)  # the GUI thread keeps decoding with its own
+        self.task = start_evaluation(model, self.session.opened.images, ks, self.items.value(), parent=self)
         self.task.worker.progress.connect(self._on_progress)
         self.task.worker.finished.connect(self._on_finished)
         self.task.worker.failed.connect(self._on_failed)
@@ -229,7 +229,7 @@ class EvaluationTab(QWidget):
     def _done(self) -> None:
         self.task.wait()
         self.task = None
-        self.evaluate_button.setEnabled(self.session.has_run and self.variational)
+        self.evaluate_button.setEnabled(self.session.opened.has_run and self.variational)
         self.cancel_button.setEnabled(False)
 
     @Slot(int, int)
@@ -253,7 +253,7 @@ class EvaluationTab(QWidget):
             return
         self._done()
         self.message.setText("")
-        self.session.errorOccurred.emit(message)
+        self.session.report_error(message)
 
     @Slot()
     def _on_cancelled(self) -> None:

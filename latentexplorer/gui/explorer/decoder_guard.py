@@ -24,12 +24,12 @@ class DecoderGuard(QObject):
         self.managed = [c.manifold, c.sampled, window.prior_action, window.manifold_action,
                         window.traversal_action, window.draw_action, window.directions_action]
         self.tooltips = {id(w): w.toolTip() for w in self.plain + self.managed}
-        window.session.runChanged.connect(self.update)
+        window.session.opened.runChanged.connect(self.update)
         self.update()
 
     def update(self) -> None:
         session = self.window.session
-        decoder = not session.has_run or session.has_decoder
+        decoder = not session.opened.has_run or session.opened.has_decoder
         for widget in self.plain + self.managed:
             widget.setToolTip(self.tooltips[id(widget)] if decoder else REASON)
             if not decoder:
@@ -38,7 +38,7 @@ class DecoderGuard(QObject):
             for widget in self.plain:
                 widget.setEnabled(True)
         # the drawing pad makes images; a sequence model reads trajectories
-        sequence = session.has_run and session.run.config.model.is_sequence
+        sequence = session.opened.has_run and session.opened.run.config.model.is_sequence
         for widget in (self.window.controls.draw, self.window.draw_action):
             if sequence:
                 widget.setEnabled(False)

@@ -80,16 +80,16 @@ class AttributeVectors(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.export)
         layout.addLayout(buttons)
-        session.runChanged.connect(self.fill_groups)
-        session.groupsChanged.connect(self.fill_groups)
-        session.selectionChanged.connect(self._selection_changed)
+        session.opened.runChanged.connect(self.fill_groups)
+        session.selection.groupsChanged.connect(self.fill_groups)
+        session.selection.selectionChanged.connect(self._selection_changed)
         self.fill_groups()
 
     # --- groups ----------------------------------------------------------------------------
 
     def fill_groups(self) -> None:
         """List the session's groups, keeping the chosen ones where they still exist."""
-        groups = self.session.groups()
+        groups = self.session.selection.groups()
         self._groups = {g.name: g for g in groups}
         for combo, fallback in ((self.from_group, 0), (self.to_group, 1)):
             chosen = combo.currentText()
@@ -114,13 +114,13 @@ class AttributeVectors(QDialog):
         a = self._groups.get(self.from_group.currentText())
         b = self._groups.get(self.to_group.currentText())
         self.vector = None
-        if a is None or b is None or not self.session.has_run:
+        if a is None or b is None or not self.session.opened.has_run:
             self.summary.setText("Open a run whose data have labels or factors, or draw two boxes "
                                  "on the scatter with Shift+drag.")
         elif a.name == b.name:
             self.summary.setText("Choose two different groups.")
         else:
-            self.vector = attribute_vector(self.session.mu, a, b)
+            self.vector = attribute_vector(self.session.opened.mu, a, b)
             self.summary.setText(
                 f"v = mean μ of “{b.name}” ({len(b):,} items) − mean μ of “{a.name}” ({len(a):,} items); "
                 f"|v| = {self.vector.norm:.3f}"
@@ -135,10 +135,10 @@ class AttributeVectors(QDialog):
 
     def base_code(self) -> np.ndarray | None:
         s = self.session
-        if s.selected >= 0:
-            return s.mu[s.selected].astype(np.float64)
-        if s.drawing is not None:
-            return s.drawing.mu
+        if s.selection.selected >= 0:
+            return s.opened.mu[s.selection.selected].astype(np.float64)
+        if s.selection.drawing is not None:
+            return s.selection.drawing.mu
         return None
 
     def _selection_changed(self, _index: int) -> None:
@@ -154,22 +154,22 @@ class AttributeVectors(QDialog):
         base = self.base_code()
         if self.vector is None or base is None:
             return
-        self.session.show_latent(self.vector.apply(base, self.alpha_value), source="slider")
+        self.session.selection.show_latent(self.vector.apply(base, self.alpha_value), source="slider")
 
     def _update_sweep(self) -> None:
         """Decode the sweep of the selected item along v, show it, draw its path."""
         base = self.base_code()
         self.export.setEnabled(False)
-        if self.vector is None or base is None or not self.session.has_run:
+        if self.vector is None or base is None or not self.session.opened.has_run:
             self.sweep_images = None
             self.strip.clear()
             if self.vector is not None:
                 self.strip.setText("Select an item on the scatter to apply the vector to it.")
             return
         zs = self.vector.sweep(base, np.linspace(-ALPHA_RANGE, ALPHA_RANGE, SWEEP_FRAMES))
-        self.sweep_images = self.session.decode(zs)
+        self.sweep_images = self.session.opened.decode(zs)
         self.strip.setPixmap(im.rgb_to_pixmap(im.tile(self.sweep_images, columns=SWEEP_FRAMES, size=56)))
-        self.session.pathChanged.emit(self.session.projection.transform(zs))
+        self.session.selection.show_path(zs)
         self.export.setEnabled(True)
 
     def export_sweep(self, path: str) -> None:

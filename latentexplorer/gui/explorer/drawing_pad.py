@@ -222,12 +222,12 @@ class DrawingPad(QDialog):
         self.setAcceptDrops(True)
         self.encoded = 0  # images handed to the session (coalesced: ≤ strokes)
         self.canvas.changed.connect(self._encode)
-        session.runChanged.connect(self._run_changed)
+        session.opened.runChanged.connect(self._run_changed)
 
     def _image_size(self) -> tuple[int, int]:
-        if self.session.run is None:
+        if self.session.opened.run is None:
             return (28, 28)
-        _, h, w = self.session.run.config.model.image_shape
+        _, h, w = self.session.opened.run.config.model.image_shape
         return (h, w)
 
     def _run_changed(self) -> None:
@@ -245,22 +245,22 @@ class DrawingPad(QDialog):
     def _encode(self, image: np.ndarray) -> None:
         from latentexplorer.gui.widgets import images as im
 
-        channels = self.session.run.config.model.image_shape[0] if self.session.run is not None else 1
+        channels = self.session.opened.run.config.model.image_shape[0] if self.session.opened.run is not None else 1
         chw = np.repeat(image[None], channels, axis=0)
         self.preview.setPixmap(im.image_pixmap(chw, 96))
-        if not self.session.has_run:
+        if not self.session.opened.has_run:
             return
         if image.max() <= 0.0:
-            self.session.clear_selection()  # a cleared pad: nothing to read
+            self.session.selection.clear()  # a cleared pad: nothing to read
             return
         self.encoded += 1
-        self.session.encode_image(chw)
+        self.session.selection.encode_image(chw)
 
     def load_file(self, path: str | Path) -> bool:
         try:
             ink = read_image_file(path)
         except ValueError as exc:
-            self.session.errorOccurred.emit(str(exc))
+            self.session.report_error(str(exc))
             return False
         self.canvas.set_ink(ink)
         return True

@@ -20,15 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.gui.explorer.caption_preview import CaptionPreview
-from latentexplorer.gui.state.session import (
+from latentexplorer.gui.state.previews import (
+    CaptionPreview,
     DrawingPreview,
     InterpolationPreview,
     LocationPreview,
     PointPreview,
     SamplesPreview,
-    Session,
 )
+from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.after_paint import AfterPaint
 
@@ -101,15 +101,15 @@ class DecoderPreview(QWidget):
         self.strip.setObjectName("interpolationStrip")
         self.strip.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.strip.setToolTip("Decoded frames from the start point (t = 0) to the end (t = 1)")
-        self.frames_spin = QSpinBox(minimum=2, maximum=30, value=session.state.frames)
+        self.frames_spin = QSpinBox(minimum=2, maximum=30, value=session.selection.frames)
         self.frames_spin.setToolTip("Number of interpolation frames, both ends included")
-        self.frames_spin.valueChanged.connect(session.set_frames)
+        self.frames_spin.valueChanged.connect(session.selection.set_frames)
         self.method = QComboBox()
         self.method.addItem("linear (lerp)", "lerp")
         self.method.addItem("spherical (slerp)", "slerp")
         self.method.setToolTip("lerp: straight line in latent space; slerp: along a great circle, "
                                "keeping the norm typical of prior samples")
-        self.method.currentIndexChanged.connect(lambda _: session.set_path_method(self.method.currentData()))
+        self.method.currentIndexChanged.connect(lambda _: session.selection.set_path_method(self.method.currentData()))
         self.save_png = QPushButton("Save strip as PNG…")
         self.save_gif = QPushButton("Save as GIF…")
         self.save_png.clicked.connect(self._save_strip_png)
@@ -136,8 +136,8 @@ class DecoderPreview(QWidget):
         # The neighbours (a search over all codes) come after the reconstruction has been
         # painted: a click shows its point at once.
         self._neighbours_later = AfterPaint(self._show_neighbours, self)
-        session.previewChanged.connect(self.show_preview)
-        session.runChanged.connect(lambda: self.show_preview(None))
+        session.selection.previewChanged.connect(self.show_preview)
+        session.opened.runChanged.connect(lambda: self.show_preview(None))
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -198,7 +198,7 @@ class DecoderPreview(QWidget):
         z ~ q(z|x) (VAEs), and the lines giving μ and σ."""
         self._tile(0, key, image, caption)
         self._tile(1, "reconstruction", p.reconstruction, "reconstruction\ndecode(μ)")
-        variational = self.session.run.config.model.is_variational
+        variational = self.session.opened.run.config.model.is_variational
         if variational:
             for i, sample in enumerate(p.samples[:4]):
                 self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
@@ -237,22 +237,22 @@ class DecoderPreview(QWidget):
 
     def _show_neighbours(self) -> None:
         p = self.preview
-        if not isinstance(p, PointPreview) or not self.session.has_run:
+        if not isinstance(p, PointPreview) or not self.session.opened.has_run:
             return
-        neighbours, images = self.session.neighbours_of(p.index, len(self.neighbour_buttons))
+        neighbours, images = self.session.opened.neighbours_of(p.index, len(self.neighbour_buttons))
         self.neighbours = neighbours
         for button in self.neighbour_buttons[len(neighbours):]:
             button.hide()
         for button, index, image in zip(self.neighbour_buttons, neighbours, images):
             button.setIcon(QIcon(im.image_pixmap(image, 56)))
             button.setProperty("item", int(index))
-            button.setToolTip(f"item {int(index)} {self.session.label_of(int(index))}")
+            button.setToolTip(f"item {int(index)} {self.session.opened.label_of(int(index))}")
             if button.isHidden():
                 button.show()
 
     def _show_location(self, p: LocationPreview) -> None:
         if p.source == "slider" and p.original is not None:
-            self.title.setText(f"Item {self.session.selected}, perturbed with the sliders")
+            self.title.setText(f"Item {self.session.selection.selected}, perturbed with the sliders")
             self._tile(0, "original", p.original, "original x")
             self._tile(1, "decoded", p.image, "decode(z)")
             self._tile(2, "nearest", p.nearest_image, f"nearest item {p.nearest}\n|Δz| = {p.distance:.2f}")
@@ -260,7 +260,7 @@ class DecoderPreview(QWidget):
             self.title.setText("A latent location, decoded")
             self._tile(0, "decoded", p.image, "decode(z)")
             self._tile(1, "nearest", p.nearest_image, f"nearest item {p.nearest}\n|Δz| = {p.distance:.2f}")
-        typical = np.sqrt(self.session.latent_dim)
+        typical = np.sqrt(self.session.opened.latent_dim)
         support = "well supported by data" if p.distance < 0.25 * typical else "far from any data item"
         self.info.setText(f"z = {_vector(p.z)}\ndistance to the nearest item's μ: {p.distance:.3f} ({support})")
 
@@ -277,7 +277,7 @@ class DecoderPreview(QWidget):
     def _neighbour_clicked(self) -> None:
         index = self.sender().property("item")
         if index is not None:
-            self.session.select(int(index))
+            self.session.selection.select(int(index))
 
     # --- export ----------------------------------------------------------------------------
 

@@ -170,27 +170,27 @@ class LatentScatter(QWidget):
         self._pressed = -1  # the point selected at the last press, before pyqtgraph saw it
         self.plot.viewport().installEventFilter(self)
         self.decodes = 0  # drag decodes actually run (coalescing makes it ≤ mouse moves)
-        session.projectionChanged.connect(self._redraw_all)
-        session.coloursChanged.connect(self._recolour)
-        session.mixtureChanged.connect(self._draw_ellipses)
+        session.view.projectionChanged.connect(self._redraw_all)
+        session.colouring.coloursChanged.connect(self._recolour)
+        session.colouring.mixtureChanged.connect(self._draw_ellipses)
         # The ring and the marker move after the click's preview has been painted (AfterPaint)
         self._rings = AfterPaint(self._draw_selection, self)
         self._ringed: tuple[int, np.ndarray | None] = (-1, None)  # what the ring was drawn for
-        session.selectionChanged.connect(lambda _: self._rings.request())
-        session.latentChanged.connect(lambda _: self._rings.request())
-        session.pathChanged.connect(self._show_path)
-        session.samplesChanged.connect(self._show_samples)
-        session.posteriorChanged.connect(self._show_posterior)
-        session.matchesChanged.connect(self._show_matches)
-        session.runChanged.connect(lambda: self._show_matches(None))
-        session.projectionChanged.connect(lambda: self._show_matches(self._matches))
+        session.selection.selectionChanged.connect(lambda _: self._rings.request())
+        session.selection.latentChanged.connect(lambda _: self._rings.request())
+        session.selection.pathChanged.connect(self._show_path)
+        session.selection.samplesChanged.connect(self._show_samples)
+        session.selection.posteriorChanged.connect(self._show_posterior)
+        session.selection.matchesChanged.connect(self._show_matches)
+        session.opened.runChanged.connect(lambda: self._show_matches(None))
+        session.view.projectionChanged.connect(lambda: self._show_matches(self._matches))
 
     # --- rendering -------------------------------------------------------------------------
 
     def _redraw_all(self) -> None:
         s = self.session
         self._set_points()
-        x_label, y_label = s.projection.labels
+        x_label, y_label = s.view.projection.labels
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
         self.view_box.autoRange(items=[self.points], padding=0.05)  # not the last run's ellipses
@@ -201,14 +201,14 @@ class LatentScatter(QWidget):
         """All visible points at their projected μ, in the session's colours (grey until the
         colours of these codes exist)."""
         s = self.session
-        if len(s.colours) != len(s.xy):
-            self.points.setData(s.xy, UNCOLOURED)
+        if len(s.colouring.colours) != len(s.view.xy):
+            self.points.setData(s.view.xy, UNCOLOURED)
             return
-        visible = s.visible()
+        visible = s.colouring.visible()
         if visible.all():
-            self.points.setData(s.xy, s.colours)
+            self.points.setData(s.view.xy, s.colouring.colours)
         else:
-            self.points.setData(s.xy[visible], s.colours[visible])
+            self.points.setData(s.view.xy[visible], s.colouring.colours[visible])
 
     def _recolour(self) -> None:
         self._set_points()
@@ -217,10 +217,10 @@ class LatentScatter(QWidget):
 
     def _draw_ellipses(self) -> None:
         s = self.session
-        shown = s.state.show_ellipses and s.state.colour_mode in ("gmm-soft", "gmm-hard")
+        shown = s.colouring.show_ellipses and s.colouring.mode in ("gmm-soft", "gmm-hard")
         # What the contours depend on. A followed epoch changes codes, mixture and colours at
         # once and each signal asks for them; drawn once, they cost its frame a third.
-        key = (shown, s.mixture, s.projection, frozenset(s.state.hidden), s.colour_index.tobytes())
+        key = (shown, s.colouring.mixture, s.view.projection, frozenset(s.colouring.hidden), s.colouring.colour_index.tobytes())
         last = self._ellipses_for
         if (last is not None and key[0] == last[0] and key[1] is last[1] and key[2] is last[2]
                 and key[3:] == last[3:]):
@@ -228,7 +228,7 @@ class LatentScatter(QWidget):
         self._ellipses_for = key
         contours = []
         if shown:
-            for rgb, one, two in s.ellipses():
+            for rgb, one, two in s.colouring.ellipses():
                 darker = QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])).darker(140)
                 for polygon, style in ((one, Qt.PenStyle.SolidLine), (two, Qt.PenStyle.DashLine)):
                     pen = pg.mkPen(darker, width=2, style=style)
@@ -243,7 +243,7 @@ class LatentScatter(QWidget):
 
     def _fill_legend(self) -> None:
         self.legend.clear()
-        entries = self.session.legend()
+        entries = self.session.colouring.legend()
         self.legend.setVisible(bool(entries))
         for key, name, rgb in entries:
             swatch = QPixmap(14, 14)
@@ -251,12 +251,12 @@ class LatentScatter(QWidget):
             item = QListWidgetItem(QIcon(swatch), name)
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setCheckState(
-                Qt.CheckState.Unchecked if key in self.session.state.hidden else Qt.CheckState.Checked
+                Qt.CheckState.Unchecked if key in self.session.colouring.hidden else Qt.CheckState.Checked
             )
             self.legend.addItem(item)
 
     def _legend_clicked(self, item: QListWidgetItem) -> None:
-        self.session.toggle_group(int(item.data(Qt.ItemDataRole.UserRole)))
+        self.session.colouring.toggle_group(int(item.data(Qt.ItemDataRole.UserRole)))
 
     @staticmethod
     def _overlay(item, x, y) -> None:
@@ -267,11 +267,11 @@ class LatentScatter(QWidget):
 
     def _draw_selection(self) -> None:
         """The ring around the selected item and the marker at z, as the session has them now."""
-        self._show_selection(self.session.selected)
-        self._show_marker(self.session.z)
+        self._show_selection(self.session.selection.selected)
+        self._show_marker(self.session.selection.z)
 
     def _show_selection(self, index: int) -> None:
-        xy = self.session.xy
+        xy = self.session.view.xy
         if index == self._ringed[0] and xy is self._ringed[1]:
             return  # a slider move re-reads the same selection: the ring stays where it is
         self._ringed = (index, xy)
@@ -283,14 +283,14 @@ class LatentScatter(QWidget):
 
     def _show_matches(self, indices) -> None:
         self._matches = indices
-        xy = np.zeros((0, 2)) if indices is None else self.session.xy[indices]
+        xy = np.zeros((0, 2)) if indices is None else self.session.view.xy[indices]
         self._overlay(self.matches, xy[:, 0], xy[:, 1])
 
     def _show_marker(self, z) -> None:
-        if z is None or self.session.projection is None:
+        if z is None or self.session.view.projection is None:
             self._overlay(self.marker, [], [])
             return
-        x, y = self.session.projection.transform(np.asarray(z, float))
+        x, y = self.session.view.projection.transform(np.asarray(z, float))
         self._overlay(self.marker, [x], [y])
 
     def _show_path(self, xy) -> None:
@@ -311,7 +311,7 @@ class LatentScatter(QWidget):
         self.box.setRect(rect)
         self.box.setVisible(not finished)
         if finished:
-            kept = self.session.add_box(np.array([start.x(), start.y()]), np.array([end.x(), end.y()]))
+            kept = self.session.selection.add_box(np.array([start.x(), start.y()]), np.array([end.x(), end.y()]))
             self.box_selected.emit(kept)
 
     def _show_samples(self, xy) -> None:
@@ -322,7 +322,7 @@ class LatentScatter(QWidget):
 
     def pick(self, pos: QPointF, radius_px: float = PICK_RADIUS_PX) -> int:
         """Index of the visible item nearest to a view position if within `radius_px` on screen."""
-        xy = self.session.xy
+        xy = self.session.view.xy
         if len(xy) == 0:
             return -1
         if xy is not self._sorted_for:
@@ -338,8 +338,8 @@ class LatentScatter(QWidget):
         dx = (xy[candidates, 0] - pos.x()) / px
         dy = (xy[candidates, 1] - pos.y()) / py
         d2 = dx * dx + dy * dy
-        if self.session.state.hidden:
-            d2 = np.where(self.session.visible()[candidates], d2, np.inf)
+        if self.session.colouring.hidden:
+            d2 = np.where(self.session.colouring.visible()[candidates], d2, np.inf)
         best = int(np.argmin(d2))
         return int(candidates[best]) if d2[best] <= radius_px * radius_px else -1
 
@@ -348,28 +348,28 @@ class LatentScatter(QWidget):
         after searching its scene for items near the cursor (~10 ms). The press still goes on
         to pyqtgraph, so a drag from the point interpolates as before."""
         if (event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton
-                and event.modifiers() == Qt.KeyboardModifier.NoModifier and self.session.has_run):
+                and event.modifiers() == Qt.KeyboardModifier.NoModifier and self.session.opened.has_run):
             scene_pos = self.plot.mapToScene(event.position().toPoint())
             self._pressed = -1
             if self.view_box.sceneBoundingRect().contains(scene_pos):
                 self._pressed = self.pick(self.view_box.mapSceneToView(scene_pos))
                 if self._pressed >= 0:
-                    self.session.select(self._pressed)
+                    self.session.selection.select(self._pressed)
         return False
 
     def clicked(self, pos: QPointF) -> None:
         index = self.pick(pos)
         if index >= 0:
             if index != self._pressed:  # not already selected at the press
-                self.session.select(index)
+                self.session.selection.select(index)
         else:
-            self.session.decode_location(np.array([pos.x(), pos.y()]))
+            self.session.selection.decode_location(np.array([pos.x(), pos.y()]))
         self._pressed = -1
 
     def drag_started(self, index: int) -> None:
         if index != self._pressed:
-            self.session.select(index)
-        self.session.begin_interpolation(index)
+            self.session.selection.select(index)
+        self.session.selection.begin_interpolation(index)
 
     def drag_moved(self, pos: QPointF, finished: bool) -> None:
         """Keep only the latest position; decode once per event-loop pass (or now, on release)."""
@@ -388,9 +388,9 @@ class LatentScatter(QWidget):
         target = self.pick(pos)
         self.decodes += 1
         if target >= 0:
-            self.session.interpolate_to(target, done=finished)
+            self.session.selection.interpolate_to(target, done=finished)
         else:
-            self.session.interpolate_to(np.array([pos.x(), pos.y()]), done=finished)
+            self.session.selection.interpolate_to(np.array([pos.x(), pos.y()]), done=finished)
 
     def _mouse_moved(self, scene_pos) -> None:
         self._hover_pos = self.view_box.mapSceneToView(scene_pos)
@@ -398,7 +398,7 @@ class LatentScatter(QWidget):
             self._hover_timer.start()
 
     def _flush_hover(self) -> None:
-        if self._hover_pos is None or not self.session.has_run:
+        if self._hover_pos is None or not self.session.opened.has_run:
             return
         index = self.pick(self._hover_pos)
         self.hovered.emit(index)
@@ -410,10 +410,10 @@ class LatentScatter(QWidget):
     def tooltip_text(self, index: int) -> str:
         s = self.session
         lines = [f"item {index}"]
-        label = s.label_of(index)
+        label = s.opened.label_of(index)
         if label:
             lines.append(f"label {label}")
-        resp = s.responsibilities_of(index)
+        resp = s.colouring.responsibilities_of(index)
         if resp is not None:
             top = np.argsort(resp)[::-1][:4]
             lines.append(

@@ -7,29 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QListWidget, QVBoxLayout, QWidget
 
-from latentexplorer.data.captions import attributes, full_captions
-from latentexplorer.errors import DataError
+from latentexplorer.analysis.caption_ranking import similarity_batch
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets import images as im
 
 ITEMS = 16
-
-
-def similarity_batch(session: Session, n: int = ITEMS, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(item indices, their full captions, images × captions cosine similarities) for n seeded items."""
-    factors = session.images.factors
-    if factors is None or factors.names[:1] != ("shape",):
-        raise DataError("the similarity matrix needs sprites, whose factors give the captions")
-    n = min(n, len(session.images))
-    index = np.sort(np.random.default_rng(seed).choice(len(session.images), n, replace=False))
-    captions = full_captions(attributes(factors.indices[index]), seed=seed)
-    with torch.no_grad():
-        text = session.model.encode_text(captions).cpu().numpy()
-    return index, captions, session.mu[index] @ text.T
 
 
 class SimilarityMatrixDialog(QDialog):
@@ -39,10 +24,10 @@ class SimilarityMatrixDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("similarityMatrix")
         self.setWindowTitle("Image–caption similarity")
-        self.index, self.captions, self.matrix = similarity_batch(session)
+        self.index, self.captions, self.matrix = similarity_batch(session.opened.model, session.opened.mu, session.opened.images, ITEMS)
         n = len(self.index)
         thumbs = QLabel()
-        thumbs.setPixmap(QPixmap(im.rgb_to_pixmap(im.tile(session.images.float_batch(self.index), n, 36))))
+        thumbs.setPixmap(QPixmap(im.rgb_to_pixmap(im.tile(session.opened.images.float_batch(self.index), n, 36))))
         thumbs.setToolTip("The images of the rows, left to right = top to bottom")
         self.plot = pg.PlotWidget(background="w")
         self.image = pg.ImageItem(self.matrix.astype(np.float32), axisOrder="row-major")

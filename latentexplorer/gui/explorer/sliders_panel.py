@@ -112,10 +112,10 @@ class PerturbationSliders(QWidget):
         self._pending = False
         self._coalesce = QTimer(self, singleShot=True, interval=0)
         self._coalesce.timeout.connect(self._flush)
-        session.runChanged.connect(self.rebuild)
-        session.codesUpdated.connect(self.refresh)
-        session.latentChanged.connect(self._follow)
-        session.selectionChanged.connect(self._selection)
+        session.opened.runChanged.connect(self.rebuild)
+        session.opened.codesUpdated.connect(self.refresh)
+        session.selection.latentChanged.connect(self._follow)
+        session.selection.selectionChanged.connect(self._selection)
 
     def rebuild(self) -> None:
         for box in (self.active_box, self.inactive_box):
@@ -125,9 +125,9 @@ class PerturbationSliders(QWidget):
                     widget.deleteLater()
         self.rows = {}
         s = self.session
-        if not s.has_run:
+        if not s.opened.has_run:
             return
-        stats = s.dimension_stats()
+        stats = s.opened.dimension_stats()
         self.order = [int(d) for d in stats.order]
         inactive = 0
         for d in self.order:
@@ -145,7 +145,7 @@ class PerturbationSliders(QWidget):
         self.inactive_toggle.setChecked(False)
         rank = "by average KL to the prior" if stats.kl is not None else "by the variance of the codes"
         self.header.setText(f"One slider per latent dimension, ordered {rank}. Select a point, then move them.")
-        self._set_all(s.mu.mean(axis=0).astype(np.float64))
+        self._set_all(s.opened.mu.mean(axis=0).astype(np.float64))
         self._rows_later.now()
         self.origin = None
         self._enable(False)
@@ -153,10 +153,10 @@ class PerturbationSliders(QWidget):
     def refresh(self) -> None:
         """New codes of the same model family: update the figures beside the sliders in place
         (rebuilding the rows every epoch of a training run would cost the GUI thread)."""
-        if not self.session.has_run or set(self.rows) != set(range(self.session.latent_dim)):
+        if not self.session.opened.has_run or set(self.rows) != set(range(self.session.opened.latent_dim)):
             self.rebuild()
             return
-        stats = self.session.dimension_stats()
+        stats = self.session.opened.dimension_stats()
         for d, row in self.rows.items():
             note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"
             row.note.setText(note if stats.active[d] else note + " (inactive)")
@@ -182,7 +182,7 @@ class PerturbationSliders(QWidget):
 
     def _selection(self, index: int) -> None:
         if index >= 0:
-            self.origin = self.session.mu[index].astype(np.float64)
+            self.origin = self.session.opened.mu[index].astype(np.float64)
             self._set_all(self.origin)
             self._enable(True)
 
@@ -204,22 +204,22 @@ class PerturbationSliders(QWidget):
             self._coalesce.start()
 
     def _flush(self) -> None:
-        if self.z is not None and self.session.has_run:
-            self.session.show_latent(self.z.copy(), source="slider")
+        if self.z is not None and self.session.opened.has_run:
+            self.session.selection.show_latent(self.z.copy(), source="slider")
 
     def _reset(self) -> None:
         if self.origin is not None:
             self._set_all(self.origin)
-            self.session.show_latent(self.origin.copy(), source="slider")
+            self.session.selection.show_latent(self.origin.copy(), source="slider")
 
     def show_traversal(self) -> None:
         """A dialog with the traversal grid of the active dimensions, exportable as PNG."""
         s = self.session
-        if not s.has_run:
+        if not s.opened.has_run:
             return
-        stats = s.dimension_stats()
+        stats = s.opened.dimension_stats()
         dims = [d for d in self.order if stats.active[d]] or self.order[:1]
-        values, images = s.traversal(dims, steps=9)
+        values, images = s.opened.traversal(dims, s.selection.z, steps=9)
         grid = im.tile(images.reshape(-1, *images.shape[2:]), columns=images.shape[1], size=48)
         dialog = QDialog(self)
         dialog.setWindowTitle("Latent traversal")
@@ -227,8 +227,8 @@ class PerturbationSliders(QWidget):
         picture = QLabel()
         picture.setPixmap(im.rgb_to_pixmap(grid))
         labels = QVBoxLayout()
-        factors = s.images.factors
-        named = dimension_factors(s.mu, factors) if factors is not None else None
+        factors = s.opened.images.factors
+        named = dimension_factors(s.opened.mu, factors) if factors is not None else None
         dialog.row_labels = []
         for d in dims:
             note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"

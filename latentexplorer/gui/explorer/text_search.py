@@ -65,12 +65,12 @@ class TextSearchPanel(QWidget):
         self.query.returnPressed.connect(self.search)
         self.results.itemClicked.connect(self._clicked)
         self.matrix_button.clicked.connect(self.show_matrix)
-        session.runChanged.connect(self._run_changed)
+        session.opened.runChanged.connect(self._run_changed)
         self._run_changed()
 
     def _run_changed(self) -> None:
         s = self.session
-        self.setVisible(s.has_run and hasattr(s.model, "encode_text"))
+        self.setVisible(s.opened.has_run and hasattr(s.opened.model, "encode_text"))
         self.results.clear()
         self.message.clear()
         self.matches = np.zeros(0, np.int64)
@@ -79,15 +79,15 @@ class TextSearchPanel(QWidget):
         """Embed the caption, rank every item by cosine similarity, ring and list the best."""
         s = self.session
         text = self.query.text() if text is None else text
-        if not s.has_run or not hasattr(s.model, "encode_text") or not text.strip():
+        if not s.opened.has_run or not hasattr(s.opened.model, "encode_text") or not text.strip():
             return
         try:
-            query = s.model.encode_text([text]).cpu().numpy()[0]
+            query = s.opened.model.encode_text([text]).cpu().numpy()[0]
         except UserError as exc:
             self.message.setText(str(exc))
             self.message.setStyleSheet("color: #b00020")
             return
-        scores = s.mu @ query
+        scores = s.opened.mu @ query
         k = min(TOP_MATCHES, len(scores))
         order = np.argpartition(-scores, k - 1)[:k]
         self.matches = order[np.argsort(-scores[order], kind="stable")]
@@ -96,26 +96,26 @@ class TextSearchPanel(QWidget):
         self.message.setText(f"best {k} of {len(scores):,} items for “{text}” "
                              f"(cosine {self.scores[-1]:.2f} to {self.scores[0]:.2f})")
         self.results.clear()
-        pictures = s.images.float_batch(np.sort(self.matches))
+        pictures = s.opened.images.float_batch(np.sort(self.matches))
         by_index = dict(zip(np.sort(self.matches).tolist(), pictures))
         for rank, (index, score) in enumerate(zip(self.matches.tolist(), self.scores)):
             item = QListWidgetItem(QIcon(im.image_pixmap(by_index[index], 32)), f"{rank + 1}\n{score:.2f}")
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setToolTip(f"item {index}: similarity {score:.3f}")
             self.results.addItem(item)
-        s.show_matches(self.matches)
+        s.selection.show_matches(self.matches)
 
     def _clicked(self, item: QListWidgetItem) -> None:
-        self.session.select(int(item.data(Qt.ItemDataRole.UserRole)))
+        self.session.selection.select(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def show_matrix(self) -> None:
         from latentexplorer.gui.explorer.similarity_matrix import SimilarityMatrixDialog
 
-        if not self.session.has_run:
+        if not self.session.opened.has_run:
             return
         try:
             self.matrix_dialog = SimilarityMatrixDialog(self.session, self)
         except UserError as exc:
-            self.session.errorOccurred.emit(str(exc))
+            self.session.report_error(str(exc))
             return
         self.matrix_dialog.open()

@@ -9,6 +9,13 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
+from latentexplorer.analysis.code_table import codes_table
+from latentexplorer.analysis.dimensions import (
+    DimensionStats,
+    dimension_stats,
+    manifold_codes,
+    traversal_codes,
+)
 from latentexplorer.analysis.neighbours import NearestCodes
 from latentexplorer.checkpoint import Run
 from latentexplorer.data import ImageSet
@@ -142,3 +149,28 @@ class OpenedRun(QObject):
         if self.training:
             kind += f" in training (epoch {self.run.state.get('epoch', 0)})"
         return kind
+
+    # --- figures of the codes --------------------------------------------------------------
+
+    def dimension_stats(self) -> DimensionStats:
+        """Per latent dimension: average KL (VAEs), variance of μ, activity, slider range."""
+        return dimension_stats(self.mu, self.logvar, self.variational)
+
+    def traversal(self, dims: list[int], base: np.ndarray | None = None,
+                  steps: int = 9) -> tuple[np.ndarray, np.ndarray]:
+        """The β-VAE figure: each dimension swept over its slider range, the others at `base`
+        (the z shown, or the data mean). Returns (values: len(dims)×steps,
+        images: len(dims)×steps×C×H×W)."""
+        base = base if base is not None else self.mu.mean(axis=0).astype(np.float64)
+        values, zs = traversal_codes(self.dimension_stats(), base, dims, steps)
+        images = self.decode(zs.reshape(-1, self.latent_dim))
+        return values, images.reshape(len(dims), steps, *images.shape[1:])
+
+    def manifold(self, n: int = 15) -> np.ndarray:
+        """The Kingma & Welling figure for 2-D latents: n×n×C×H×W decodes, top row y high."""
+        images = self.decode(manifold_codes(n))
+        return images.reshape(n, n, *images.shape[1:])
+
+    def codes_table(self, xy: np.ndarray, responsibilities: np.ndarray | None) -> dict[str, np.ndarray]:
+        """μ, log σ², the view's x, y, labels and responsibilities, one row per item (export)."""
+        return codes_table(self.mu, self.logvar, xy, self.images.labels, responsibilities)

@@ -81,18 +81,18 @@ class LinearFitAction(QObject):
         self.action = QAction("Fit PCA / factor analysis of this data…", window)
         self.action.setStatusTip("Fit a linear latent model to the images shown and open it as a run")
         self.action.triggered.connect(self.ask)
-        self.session.runChanged.connect(self._enable)
+        self.session.opened.runChanged.connect(self._enable)
         self._enable()
 
     def _enable(self) -> None:
-        self.action.setEnabled(self.session.has_run and self.task is None)
+        self.action.setEnabled(self.session.opened.has_run and self.task is None)
 
     def ask(self) -> None:
         s = self.session
-        if not s.has_run:
+        if not s.opened.has_run:
             return
-        c, h, w = s.images.image_shape
-        self.dialog = LinearFitDialog(s.run.config.data.name, c * h * w, max(2, s.latent_dim), self.window)
+        c, h, w = s.opened.images.image_shape
+        self.dialog = LinearFitDialog(s.opened.run.config.data.name, c * h * w, max(2, s.opened.latent_dim), self.window)
         self.dialog.accepted.connect(self._accepted)
         self.dialog.open()
 
@@ -105,24 +105,24 @@ class LinearFitAction(QObject):
         from latentexplorer.training.linear_fit import fit_linear_run
 
         s = self.session
-        if self.task is not None or not s.has_run:
+        if self.task is not None or not s.opened.has_run:
             return
         if is_run_folder(out):
-            s.errorOccurred.emit(f"{out} already holds a run; choose another folder")
+            s.report_error(f"{out} already holds a run; choose another folder")
             return
         try:
             config = RunConfig(
-                model=ModelConfig(kind=kind, image_shape=s.images.image_shape, latent_dim=latent_dim),
-                data=s.run.config.data, name=out.name,
+                model=ModelConfig(kind=kind, image_shape=s.opened.images.image_shape, latent_dim=latent_dim),
+                data=s.opened.run.config.data, name=out.name,
             )
         except Exception as exc:  # ConfigError: shown, nothing changes
-            s.errorOccurred.emit(str(exc))
+            s.report_error(str(exc))
             return
-        self.images = s.images
-        self.task = BackgroundTask(functools.partial(fit_linear_run, config, out, images=s.images), parent=self)
+        self.images = s.opened.images
+        self.task = BackgroundTask(functools.partial(fit_linear_run, config, out, images=s.opened.images), parent=self)
         self.task.worker.finished.connect(self._fitted)
         self.task.worker.failed.connect(self._failed)
-        s.busyChanged.emit(True, f"fitting {kind.upper()} ({latent_dim} components) to {len(s.images):,} images…")
+        s.report_busy(True, f"fitting {kind.upper()} ({latent_dim} components) to {len(s.opened.images):,} images…")
         self._enable()
         self.task.start()
 
@@ -131,7 +131,7 @@ class LinearFitAction(QObject):
             self.task.wait()
             self.task.deleteLater()
             self.task = None
-        self.session.busyChanged.emit(False, "")
+        self.session.report_busy(False, "")
         self._enable()
 
     @Slot(object)
@@ -144,7 +144,7 @@ class LinearFitAction(QObject):
     @Slot(str)
     def _failed(self, message: str) -> None:
         self._finish_task()
-        self.session.errorOccurred.emit(f"fitting failed: {message}")
+        self.session.report_error(f"fitting failed: {message}")
 
     def shutdown(self) -> None:
         if self.task is not None:

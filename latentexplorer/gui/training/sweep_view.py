@@ -109,7 +109,7 @@ class SweepView(QDialog):
         try:
             rows = read_results(folder)
         except UserError as exc:
-            self.session.errorOccurred.emit(str(exc))
+            self.session.report_error(str(exc))
             return False
         self.folder, self.rows = folder, rows
         self.setWindowTitle(f"β sweep — {folder.name}")

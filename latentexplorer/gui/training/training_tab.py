@@ -248,8 +248,8 @@ class TrainingTab(QWidget):
         layout.addWidget(splitter)
         self._set_running(False)
         self.open_button.setEnabled(False)
-        session.runChanged.connect(self._session_run_changed)
-        session.mixtureChanged.connect(self._ask_for_mixtures)  # K set, or chosen by BIC
+        session.opened.runChanged.connect(self._session_run_changed)
+        session.colouring.mixtureChanged.connect(self._ask_for_mixtures)  # K set, or chosen by BIC
 
     def showEvent(self, event: QShowEvent) -> None:
         """A user who opens this tab is about to train: pay torch's warm-up now."""
@@ -299,7 +299,7 @@ class TrainingTab(QWidget):
         self.loss_plot.clear()
         self.kl_bars.show_values([])
         self.scrub.setEnabled(False)
-        self._previous = (self.session.run, self.session.images) if self.session.has_run else None
+        self._previous = (self.session.opened.run, self.session.opened.images) if self.session.opened.has_run else None
         self.run = TrainingRun(None if resume else config, out, resume=resume,
                                epochs=config.train.epochs if resume else None, parent=self)
         worker = self.run.worker
@@ -398,8 +398,8 @@ class TrainingTab(QWidget):
         """Have the training thread fit each snapshot's codes with the explorer's K (none while
         not following, or when the explorer picks K by BIC: that is many fits, left to a worker)."""
         if self.run is not None:
-            state = self.session.state
-            self.run.worker.follow_k = state.k if self.follow.isChecked() and not state.auto_k else None
+            colouring = self.session.colouring
+            self.run.worker.follow_k = colouring.k if self.follow.isChecked() and not colouring.auto_k else None
 
     def _scrubbed(self, index: int) -> None:
         if 0 <= index < len(self.snapshots):
@@ -415,7 +415,7 @@ class TrainingTab(QWidget):
             self._restore_previous()
 
     def _restore_previous(self) -> None:
-        if self._previous is not None and self.session.run is not None and self.session.run.folder == self.out:
+        if self._previous is not None and self.session.opened.run is not None and self.session.opened.run.folder == self.out:
             run, images = self._previous
             self._showing_training = True
             try:
@@ -482,7 +482,7 @@ class TrainingTab(QWidget):
         """Opening a run in the explorer shows its recorded curves and KL per dimension."""
         if self._showing_training or self.is_running():
             return
-        run = self.session.run
+        run = self.session.opened.run
         if run is None or not run.history or not Path(run.folder).is_dir():
             return
         self.loss_plot.show_history(run.steps(), run.history)

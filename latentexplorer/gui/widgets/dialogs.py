@@ -52,7 +52,7 @@ class OpenDatasetDialog(QDialog):
         self.root.setPlaceholderText("folder or file, for the sources that need one")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        shape = session.run.config.model.image_shape if session.run else (1, 28, 28)
+        shape = session.opened.run.config.model.image_shape if session.opened.run else (1, 28, 28)
         self.size = QSpinBox(minimum=4, maximum=512, value=shape[1])
         self.size.setToolTip("Image size for sprites and image folders (must match the model)")
         self.n = QSpinBox(minimum=0, maximum=10_000_000, value=0, specialValueText="all")
@@ -78,7 +78,7 @@ class OpenDatasetDialog(QDialog):
             self.root.setText(path)
 
     def data_config(self) -> DataConfig:
-        shape = self.session.run.config.model.image_shape if self.session.run else (1, 28, 28)
+        shape = self.session.opened.run.config.model.image_shape if self.session.opened.run else (1, 28, 28)
         return DataConfig(
             name=self.name.currentText(), root=self.root.text() or None, size=self.size.value(),
             n=self.n.value() or None, grayscale=shape[0] == 1,
