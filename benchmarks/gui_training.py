@@ -87,7 +87,7 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     CLI's rates measured between them (both keyed by app epoch: the CLI's by the epoch after
     which it ran)."""
     import torch
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, Qt, QTimer, Slot
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QTimer, Slot
 
     from latentexplorer.gui.app import create_app, start_window
 
@@ -185,18 +185,30 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     poll.timeout.connect(cli_done)
     heartbeat.timeout.connect(beat)
     cpu: dict[str, float] = {}
+    from latentexplorer.gui.tasks import TaskContext
+
+    training_threads: list[int] = []
+    send = TaskContext.send
+
+    def send_counting_threads(context, record) -> None:  # in the training thread, as it sends
+        if record[0] == "step":
+            training_threads.append(torch.get_num_threads())
+        send(context, record)
+
+    TaskContext.send = send_counting_threads
     assert tab.start(), tab.message.text()
-    class Relay(QObject):  # a receiver in the GUI thread: the epoch signal is queued to it
-        @Slot(object, object)
-        def epoch(self, metrics, snapshot) -> None:
-            on_epoch(metrics, snapshot)
+
+    class Relay(QObject):  # a receiver in the GUI thread: the records are queued to it
+        @Slot(object)
+        def record(self, record) -> None:
+            kind, value = record
+            if kind == "epoch":
+                on_epoch(*value)
+            elif kind == "started":
+                print(f"worker ready at {time.perf_counter() - started:.2f} s")
 
     relay = Relay()
-    tab.run.worker.epoch.connect(relay.epoch)
-    tab.run.worker.started.connect(lambda _c: print(f"worker ready at {time.perf_counter() - started:.2f} s"))
-    training_threads: list[int] = []
-    tab.run.worker.step.connect(  # in the training thread, the count its ops run with
-        lambda _m: training_threads.append(torch.get_num_threads()), Qt.ConnectionType.DirectConnection)
+    tab.run.yielded.connect(relay.record)
     cpu_before = thread_cpu_seconds()
     clock.start()
     heartbeat.start()

@@ -330,3 +330,31 @@ def evaluate(
         active_units=int(active_units(mu).sum()), latent_dim=model.latent_dim,
         variational=model.config.is_variational, **figures, **extra,
     )
+
+
+FACTOR_ITEMS = 2000  # items the disentanglement scores of the ELBO tab use: a few seconds at most
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What the ELBO tab shows: the bound against k and, with ground-truth factors, MIG/SAP/DCI."""
+
+    curve: IwaeCurve
+    scores: FactorScores | None  # None when the data have no factors
+
+
+def evaluate_model(model: LatentModel, images: ImageSet, ks: tuple[int, ...], n: int, seed: int = 0,
+                   progress: Callable[[int, int], None] | None = None,
+                   check: Callable[..., None] | None = None) -> EvaluationResult:
+    """The IWAE curve of `n` items and, when the data have factors, the disentanglement scores
+    of FACTOR_ITEMS items. `progress(done, total)` counts samples; `check` is called per batch
+    of the scores' encoding (either may raise to cancel)."""
+    curve = iwae_curve(model, images, ks, n=n, seed=seed, progress=progress)
+    scores = None
+    if images.factors is not None and len(images) > 1:
+        subset = evaluation_subset(images, FACTOR_ITEMS, seed)
+        mu, _ = encode_all(model, subset, progress=check)
+        if check is not None:
+            check()
+        scores = factor_scores(mu, subset.factors, seed)
+    return EvaluationResult(curve, scores)

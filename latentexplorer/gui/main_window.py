@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
     def open_run(self, folder: str | Path) -> bool:
         ok = self.session.open_run(folder)
         if ok:
-            self._remember(str(Path(folder).resolve()))
+            self.remember_run(str(Path(folder).resolve()))
         return ok
 
     def open_run_dialog(self) -> None:
@@ -354,7 +354,8 @@ class MainWindow(QMainWindow):
             value = [value]
         return [str(v) for v in (value or [])]
 
-    def _remember(self, folder: str) -> None:
+    def remember_run(self, folder: str) -> None:
+        """Put a run folder first in File ▸ Open recent."""
         recent = [folder] + [r for r in self.recent_runs() if r != folder]
         self.settings.setValue("recentRuns", recent[:MAX_RECENT])
         self._fill_recent()

@@ -8,10 +8,13 @@ come back to the GUI thread as one set of signals, whatever the job:
 
     progress(done, total)   result(object)   failed(message)   cancelled()   finished()
 
-A task started under a `name` replaces the earlier task of that name: the earlier one is
-asked to stop and its result, should it still arrive, is dropped (its generation is stale),
-so a view never shows a fit of codes that are no longer open. `shutdown()` cancels every
-task and waits for its thread (quit() + wait(), never terminate()).
+A function that raises `Cancelled` (its `progress` or `check` does, once the task was
+cancelled) ends with `cancelled`; one that returns, even after a cancel (training stopped by
+its button returns the epochs it kept), ends with `result`. A task started under a `name`
+replaces the earlier task of that name: the earlier one is asked to stop and its result or
+failure, should it still arrive, is dropped (its generation is stale), so a view never shows a
+fit of codes that are no longer open. `cancel(name)` and `shutdown()` drop results the same
+way; `shutdown()` then waits for every thread (quit() + wait(), never terminate()).
 
 napari's `thread_worker` and superqt's `create_worker` are the model. They run workers on a
 QThreadPool, whose runnables cannot be joined one by one; a QThread per task can, which is
@@ -41,7 +44,7 @@ class TaskContext:
     """What a task's function may use, from its own thread: no Qt object is touched here
     except through queued signals."""
 
-    def __init__(self, worker: _Worker) -> None:
+    def __init__(self, worker: TaskWorker) -> None:
         self._worker = worker
         self.cancel_event = threading.Event()
         self._last = 0.0
@@ -68,7 +71,7 @@ class TaskContext:
         self._worker.yielded.emit(value)
 
 
-class _Worker(QObject):
+class TaskWorker(QObject):
     """Runs the function in the task's thread and reports through queued signals."""
 
     progress = Signal(int, int)
@@ -111,17 +114,14 @@ class _Worker(QObject):
         finally:
             if self._role == "training":
                 training_ended()
-        if self.context.cancelled:
-            self.cancelled.emit()
-        else:
-            self.result.emit(value)
+        self.result.emit(value)
 
 
 class Task(QObject):
     """The GUI thread's handle on one background function: its signals, cancel and wait.
 
     `result` and `failed` are not emitted for a stale task (replaced by a newer one of the
-    same name, or cancelled); `finished` always follows, once the thread is done."""
+    same name, or dropped by the runner); `finished` always follows, once the thread is done."""
 
     progress = Signal(int, int)
     yielded = Signal(object)
@@ -130,12 +130,13 @@ class Task(QObject):
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, runner: TaskRunner, name: str | None, generation: int, worker: _Worker) -> None:
+    def __init__(self, runner: TaskRunner, name: str | None, generation: int, worker: TaskWorker) -> None:
         super().__init__(runner)
         self.name, self.generation = name, generation
         self._runner = runner
         self._worker = worker
         self._done = False
+        self._dropped = False
         self.thread = QThread()
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
@@ -151,16 +152,21 @@ class Task(QObject):
 
     @property
     def stale(self) -> bool:
-        """Cancelled, or replaced by a newer task of the same name."""
-        return self.context.cancelled or (
-            self.name is not None and self._runner.generation(self.name) != self.generation
-        )
+        """Replaced by a newer task of the same name, or dropped by the runner: its result is
+        no longer wanted."""
+        return self._dropped
+
+    def drop(self) -> None:
+        """Cancel, and drop the result or failure should it still arrive."""
+        self._dropped = True
+        self.cancel()
 
     def is_running(self) -> bool:
         return not self._done
 
     def cancel(self) -> None:
-        """Ask the function to stop (it sees it at its next progress report or check)."""
+        """Ask the function to stop (it sees it at its next progress report or check); what it
+        returns still arrives as `result`."""
         self.context.cancel_event.set()
 
     def wait(self, msecs: int = 60_000) -> bool:
@@ -220,10 +226,8 @@ class TaskRunner(QObject):
         replace the running one of that name. `role="training"` gives the thread `threads` torch
         threads (every core by default) and the other workers one until it ends."""
         if name is not None:
-            self._generations[name] = self._generations.get(name, 0) + 1
-            for task in self.running(name):
-                task.cancel()
-        worker = _Worker(function, args, kwargs, role, threads, progress, context)
+            self.cancel(name)
+        worker = TaskWorker(function, args, kwargs, role, threads, progress, context)
         task = Task(self, name, self._generations.get(name, 0), worker)
         self._tasks.append(task)
         task.thread.start()
@@ -240,7 +244,7 @@ class TaskRunner(QObject):
         """Cancel the running tasks of a name; their results are dropped."""
         self._generations[name] = self._generations.get(name, 0) + 1
         for task in self.running(name):
-            task.cancel()
+            task.drop()
 
     def wait(self, name: str | None = None, msecs: int = 60_000) -> bool:
         """Join the running tasks (of one name, or all); their signals follow from the event loop."""
@@ -252,7 +256,7 @@ class TaskRunner(QObject):
             self._generations[name] += 1
         tasks = list(self._tasks)
         for task in tasks:
-            task.cancel()
+            task.drop()
         joined = all([task.wait(msecs) for task in tasks])
         for task in tasks:
             task.thread.quit()
@@ -265,4 +269,4 @@ class TaskRunner(QObject):
             task.deleteLater()
 
 
-__all__ = ["Cancelled", "Task", "TaskContext", "TaskRunner"]
+__all__ = ["Cancelled", "Task", "TaskContext", "TaskRunner", "TaskWorker"]

@@ -182,9 +182,11 @@ def test_the_tab_starts_its_iteration_when_first_shown(window, qtbot):
     tab = window.clustering
     assert not tab.isVisible() and tab.stepper is None  # nothing computed behind the Explorer
     # new codes while hidden (a followed training run, every epoch) are only noted
-    generation = tab._generation
+    generation = window.session.tasks.generation(clustering_tab.CRITERIA_TASK)
     window.session.opened.codesUpdated.emit()
-    assert tab._generation == generation + 1 and tab.stepper is None
+    # BIC/AIC of the earlier points are no longer wanted
+    assert window.session.tasks.generation(clustering_tab.CRITERIA_TASK) == generation + 1
+    assert tab.stepper is None
     tab = open_tab(window, qtbot)
     assert len(tab.cloud.xy) == len(window.session.view.xy)  # drawn once shown
     assert tab.stepper.iteration == 0 and tab.iteration_label.text() == "Iteration 0"

@@ -242,12 +242,14 @@ def test_other_workers_compute_on_one_thread_while_a_run_trains(tab, qtbot, tmp_
     import threading
 
     from latentexplorer.gui import compute_threads
-    from latentexplorer.gui.workers import FunctionWorker
+    from latentexplorer.gui.tasks import TaskWorker
     from latentexplorer.training.trainer import Trainer
 
     def threads_of_a_task() -> int:
         seen: list[int] = []
-        FunctionWorker(lambda: seen.append(torch.get_num_threads())).run()  # as its thread runs it
+        worker = TaskWorker(torch.get_num_threads, (), {}, "worker", None, False, False)
+        worker.result.connect(seen.append, Qt.ConnectionType.DirectConnection)
+        worker.run()  # as a task's thread runs it
         return seen[0]
 
     during: list[int] = []
@@ -397,9 +399,9 @@ def test_each_followed_epoch_is_drawn_once_with_the_colours_of_its_own_codes(
         window, tab, qtbot, tmp_path, monkeypatch):
     """The points of a new epoch never show in the previous epoch's colours: the training
     thread fits the mixture of each epoch's codes, and the explorer gets both at once."""
-    from latentexplorer.gui import workers
+    from latentexplorer.training import live
 
-    monkeypatch.setattr(workers, "FIT_BUDGET", 1e9)  # every epoch's fit is within budget
+    monkeypatch.setattr(live, "FIT_BUDGET", 1e9)  # every epoch's fit is within budget
     session, cloud = window.session, window.scatter.points
     fill_form(qtbot, tab, tmp_path / "followed", epochs=4)
     tab.follow.setChecked(True)
@@ -431,10 +433,10 @@ def test_each_followed_epoch_is_drawn_once_with_the_colours_of_its_own_codes(
 
 def test_a_followed_run_keeps_to_the_explorers_k_and_fits_tiny_epochs_only_now_and_then(
         window, tab, qtbot, tmp_path, monkeypatch):
-    from latentexplorer.gui import workers
+    from latentexplorer.training import live
 
     session = window.session
-    monkeypatch.setattr(workers, "FIT_BUDGET", 1e9)  # first, every epoch's fit is within budget
+    monkeypatch.setattr(live, "FIT_BUDGET", 1e9)  # first, every epoch's fit is within budget
     fill_form(qtbot, tab, tmp_path / "followed", **LONG)
     tab.follow.setChecked(True)
     ends = click_start(qtbot, tab)
@@ -449,7 +451,7 @@ def test_a_followed_run_keeps_to_the_explorers_k_and_fits_tiny_epochs_only_now_a
     assert window.scatter.legend.count() == 3
     # epochs far shorter than a fit: the training thread fits only every few epochs, and the
     # explorer fits the others in a worker
-    monkeypatch.setattr(workers, "FIT_BUDGET", 1e-9)
+    monkeypatch.setattr(live, "FIT_BUDGET", 1e-9)
     seen = len(tab.snapshots)
     qtbot.waitUntil(lambda: len(tab.snapshots) >= seen + 4, timeout=60_000)
     assert stop_and_wait(qtbot, tab, ends).status == "cancelled"
@@ -535,7 +537,7 @@ def test_pause_stops_the_step_reports_and_resume_continues(tab, qtbot, tmp_path)
     wait_for_steps(qtbot, tab, 2)
     qtbot.mouseClick(tab.pause_button, LEFT)
     assert tab.pause_button.isChecked() and tab.pause_button.text() == "Resume"
-    trainer = tab.run.worker.trainer
+    trainer = tab.live.trainer
     qtbot.waitUntil(lambda: not trainer.running.is_set(), timeout=1000)
     qtbot.wait(500)  # the batch in flight (and an epoch's end) may still report
     reports, step = len(tab.loss_plot.x), trainer.step

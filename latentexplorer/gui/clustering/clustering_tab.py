@@ -34,7 +34,6 @@ from latentexplorer.analysis.clustering_steps import (
 )
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets.point_cloud import ContoursItem, PointCloudItem
-from latentexplorer.gui.workers import BackgroundTask
 
 MAX_POINTS = 20_000  # points the iteration runs on at most (a seeded random subset beyond)
 CRITERIA_KS = range(1, 16)
@@ -44,15 +43,17 @@ METHODS = {"kmeans": "k-means (hard)", "em": "Gaussian mixture by EM (soft)"}
 GREY = np.array([150, 150, 150, 255], np.uint8)
 
 
-def criteria_in_thread(points: np.ndarray, seed: int, generation: int) -> tuple:
-    """BIC/AIC per K for a worker thread, on one BLAS/OpenMP thread so that the window keeps
-    a core; tagged with the generation of the points it was asked for."""
+CRITERIA_TASK = "clustering-criteria"
+
+
+def criteria_in_thread(points: np.ndarray, seed: int):
+    """BIC/AIC per K for a task, on one BLAS/OpenMP thread so that the window keeps a core."""
     import sklearn.cluster  # noqa: F401  (loaded before the limit, so the limit reaches them)
     import sklearn.mixture  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return information_criteria(points, CRITERIA_KS, seed=seed, max_points=None), generation
+        return information_criteria(points, CRITERIA_KS, seed=seed, max_points=None)
 
 
 class ClusteringTab(QWidget):
@@ -66,8 +67,6 @@ class ClusteringTab(QWidget):
         self.points = np.zeros((0, 2))
         self.indices: np.ndarray | None = None  # of the subset, None when all points are used
         self.labels: np.ndarray | None = None  # true labels of the points, when the data have them
-        self._generation = 0
-        self._tasks: list[BackgroundTask] = []
         self.criteria = None  # the last BIC/AIC per K of these points
         self._running = False  # "Run to convergence" (else the timer plays)
         self._stale = True  # the session changed while the tab was hidden: start over when shown
@@ -181,7 +180,7 @@ class ClusteringTab(QWidget):
         A hidden tab only notes it and starts over when shown: a followed training run
         updates the codes every epoch, and redrawing an unseen plot took time from it."""
         self._stop()
-        self._generation += 1  # BIC/AIC of earlier points are no longer wanted
+        self.session.tasks.cancel(CRITERIA_TASK)  # BIC/AIC of earlier points are no longer wanted
         if not self.isVisible():
             self._stale = True
             return
@@ -358,19 +357,12 @@ class ClusteringTab(QWidget):
         self.criteria_button.setEnabled(False)
         self.criteria_label.setText(f"fitting a Gaussian mixture for K = 1…{CRITERIA_KS[-1]} "
                                     f"to {len(self.points):,} points…")
-        task = BackgroundTask(criteria_in_thread, self.points, self.seed.value(), self._generation,
-                              parent=self)
-        task.worker.finished.connect(self._criteria_done)
-        task.worker.failed.connect(self._criteria_failed)
-        self._tasks.append(task)
-        task.start()
+        task = self.session.tasks.start(criteria_in_thread, self.points, self.seed.value(), name=CRITERIA_TASK)
+        task.result.connect(self._criteria_done)
+        task.failed.connect(self._criteria_failed)
 
     @Slot(object)
-    def _criteria_done(self, result) -> None:
-        self._release_tasks()
-        criteria, generation = result
-        if generation != self._generation:
-            return
+    def _criteria_done(self, criteria) -> None:
         self.criteria_button.setEnabled(True)
         self.criteria = criteria
         self.bic_curve.setData(criteria.ks, criteria.bic)
@@ -383,23 +375,15 @@ class ClusteringTab(QWidget):
 
     @Slot(str)
     def _criteria_failed(self, message: str) -> None:
-        self._release_tasks()
         self.criteria_button.setEnabled(self.session.opened.has_run)
         self.criteria_label.setText("")
         self.session.report_error(f"BIC/AIC failed: {message}")
 
-    def _release_tasks(self) -> None:
-        for task in [t for t in self._tasks if not t.is_running()]:
-            task.wait()
-            self._tasks.remove(task)
-            task.deleteLater()
-
     def criteria_running(self) -> bool:
-        return any(t.is_running() for t in self._tasks)
+        return bool(self.session.tasks.running(CRITERIA_TASK))
 
     def shutdown(self) -> None:
         """Stop iterating and join the BIC/AIC thread (window closing)."""
         self._stop()
-        for task in self._tasks:
-            task.wait()
-        self._tasks.clear()
+        self.session.tasks.cancel(CRITERIA_TASK)
+        self.session.tasks.wait(CRITERIA_TASK)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from latentexplorer.analysis.prior_coverage import prior_samples
@@ -18,30 +17,9 @@ from latentexplorer.bundled import bundled_run
 from latentexplorer.checkpoint import read_config
 from latentexplorer.errors import UserError
 from latentexplorer.gui.compare.compare_side import CompareSide, load_compared_run
-from latentexplorer.gui.workers import BackgroundTask
 
 DEFAULT_RUNS = ("digits-ae-2d", "digits-vae-2d")
 PRIOR_SAMPLE_COUNT = 8
-
-
-class _SideLoader(QObject):
-    """Routes one load's result to its side, unless a newer choice replaced it."""
-
-    done = Signal(object, object)  # side, ComparedRun
-
-    def __init__(self, tab: CompareTab, side: CompareSide, generation: int) -> None:
-        super().__init__(tab)
-        self.tab, self.side, self.generation = tab, side, generation
-
-    @Slot(object)
-    def finished(self, data) -> None:
-        self.tab._loaded(self.side, self.generation, data)
-        self.deleteLater()
-
-    @Slot(str)
-    def failed(self, message: str) -> None:
-        self.tab._load_failed(self.side, self.generation, message)
-        self.deleteLater()
 
 
 class CompareTab(QWidget):
@@ -63,8 +41,7 @@ class CompareTab(QWidget):
         self.hint = QLabel("The same samples of the prior decoded by both models: where the codes "
                            "do not fill N(0, I), samples decode to few classes or to garbage.")
         self.hint.setWordWrap(True)
-        self._generation = {self.left: 0, self.right: 0}
-        self._tasks: list[BackgroundTask] = []
+        self._task_name = {self.left: "compare-left", self.right: "compare-right"}
         self._started = False
         top = QHBoxLayout()
         top.addWidget(self.sample_button)
@@ -114,13 +91,10 @@ class CompareTab(QWidget):
             )
         side.select_folder(folder)
         side.figures.setText(f"loading {Path(folder).name}…")
-        self._generation[side] += 1
-        router = _SideLoader(self, side, self._generation[side])
-        task = BackgroundTask(load_compared_run, Path(folder), parent=self)
-        task.worker.finished.connect(router.finished)
-        task.worker.failed.connect(router.failed)
-        self._tasks.append(task)
-        task.start()
+        # a newer choice for this side replaces the load still running: its result is dropped
+        task = self.session.tasks.start(load_compared_run, Path(folder), name=self._task_name[side])
+        task.result.connect(lambda data: self._loaded(side, data))
+        task.failed.connect(lambda message: self._load_failed(side, message))
         return True
 
     def _refuse(self, side: CompareSide, message: str) -> bool:
@@ -128,10 +102,7 @@ class CompareTab(QWidget):
         self.session.report_error(message)
         return False
 
-    def _loaded(self, side: CompareSide, generation: int, data) -> None:
-        self._forget_finished()
-        if generation != self._generation[side]:
-            return
+    def _loaded(self, side: CompareSide, data) -> None:
         other = self.other(side).data
         if other is not None and other.images.image_shape != data.images.image_shape:
             self._refuse(side, f"cannot compare {data.run.name} with {other.run.name}: "
@@ -139,18 +110,10 @@ class CompareTab(QWidget):
             return
         side.show_run(data)
 
-    def _load_failed(self, side: CompareSide, generation: int, message: str) -> None:
-        self._forget_finished()
-        if generation == self._generation[side]:
-            self._refuse(side, message)
-            if side.data is not None:
-                side.figures.setText(side.data.describe())
-
-    def _forget_finished(self) -> None:
-        for task in [t for t in self._tasks if not t.is_running()]:
-            task.wait()
-            self._tasks.remove(task)
-            task.deleteLater()
+    def _load_failed(self, side: CompareSide, message: str) -> None:
+        self._refuse(side, message)
+        if side.data is not None:
+            side.figures.setText(side.data.describe())
 
     # --- prior samples -----------------------------------------------------------------------
 
@@ -165,9 +128,8 @@ class CompareTab(QWidget):
 
     def shutdown(self) -> None:
         """Join the loading threads (window closing, test teardown)."""
-        for task in self._tasks:
-            task.wait()
-        self._tasks.clear()
+        for name in self._task_name.values():
+            self.session.tasks.wait(name)
 
 
 def _shape(shape) -> str:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.analysis.evaluation import ACTIVE_THRESHOLD, check_ks
 from latentexplorer.errors import UserError
-from latentexplorer.gui.evaluation.evaluation_task import EvaluationResult, start_evaluation
+from latentexplorer.gui.evaluation.evaluation_task import EvaluationResult, run_evaluation
 from latentexplorer.gui.evaluation.reparameterisation_diagram import ReparameterisationDiagram
 from latentexplorer.gui.state.session import Session
 
@@ -199,32 +199,32 @@ class EvaluationTab(QWidget):
             return
         self.clear()
         model = copy.deepcopy(self.session.opened.model)  # the GUI thread keeps decoding with its own
-        self.task = start_evaluation(model, self.session.opened.images, ks, self.items.value(), parent=self)
-        self.task.worker.progress.connect(self._on_progress)
-        self.task.worker.finished.connect(self._on_finished)
-        self.task.worker.failed.connect(self._on_failed)
-        self.task.worker.cancelled.connect(self._on_cancelled)
+        self.task = self.session.tasks.start(run_evaluation, model, self.session.opened.images, ks,
+                                             self.items.value(), name="evaluation", context=True)
+        self.task.progress.connect(self._on_progress)
+        self.task.result.connect(self._on_finished)
+        self.task.failed.connect(self._on_failed)
+        self.task.cancelled.connect(self._on_cancelled)
         self.evaluate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.message.setText(f"drawing {ks[-1]} samples for each of {self.items.value()} items…")
-        self.task.start()
 
     @Slot()
     def cancel(self) -> None:
         if self.task is not None:
-            self.task.worker.cancel.set()
+            self.task.cancel()
             self.message.setText("cancelling…")
 
     def shutdown(self) -> None:
         """Cancel and join the worker (a new run, closing the window)."""
         if self.task is not None:
-            self.task.worker.cancel.set()
+            self.task.cancel()
             self.task.wait()
             self.task = None
 
     def _current(self) -> bool:
         """Whether the signal comes from the worker this tab still waits for."""
-        return self.task is not None and self.sender() is self.task.worker
+        return self.task is not None and self.sender() is self.task
 
     def _done(self) -> None:
         self.task.wait()

@@ -3,7 +3,6 @@ explorer shows, fitted in a worker thread, saved as a run folder and opened like
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
@@ -20,8 +19,8 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.checkpoint import is_run_folder
 from latentexplorer.config import ModelConfig, RunConfig
+from latentexplorer.gui.tasks import Task
 from latentexplorer.gui.training.training_form import default_runs_folder
-from latentexplorer.gui.workers import BackgroundTask
 
 KINDS = (("pca", "PCA (principal components)"), ("fa", "Factor analysis"))
 
@@ -76,7 +75,7 @@ class LinearFitAction(QObject):
         self.window = window
         self.session = window.session
         self.dialog: LinearFitDialog | None = None
-        self.task: BackgroundTask | None = None
+        self.task: Task | None = None
         self.images = None  # the images being fitted, shown with the run it gives
         self.action = QAction("Fit PCA / factor analysis of this data…", window)
         self.action.setStatusTip("Fit a linear latent model to the images shown and open it as a run")
@@ -119,17 +118,15 @@ class LinearFitAction(QObject):
             s.report_error(str(exc))
             return
         self.images = s.opened.images
-        self.task = BackgroundTask(functools.partial(fit_linear_run, config, out, images=s.opened.images), parent=self)
-        self.task.worker.finished.connect(self._fitted)
-        self.task.worker.failed.connect(self._failed)
+        self.task = s.tasks.start(fit_linear_run, config, out, images=s.opened.images, name="linear-fit")
+        self.task.result.connect(self._fitted)
+        self.task.failed.connect(self._failed)
         s.report_busy(True, f"fitting {kind.upper()} ({latent_dim} components) to {len(s.opened.images):,} images…")
         self._enable()
-        self.task.start()
 
     def _finish_task(self) -> None:
         if self.task is not None:
             self.task.wait()
-            self.task.deleteLater()
             self.task = None
         self.session.report_busy(False, "")
         self._enable()
@@ -138,7 +135,7 @@ class LinearFitAction(QObject):
     def _fitted(self, fit) -> None:
         self._finish_task()
         if self.window.session.open_run(fit.folder, images=self.images):
-            self.window._remember(str(fit.folder.resolve()))
+            self.window.remember_run(str(fit.folder.resolve()))
         self.images = None
 
     @Slot(str)

@@ -6,13 +6,10 @@ objectName `trainingTab`; the loss plot is `lossPlot`.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,128 +29,14 @@ from latentexplorer.checkpoint import Run, is_run_folder, read_config
 from latentexplorer.data import ImageSet
 from latentexplorer.errors import UserError
 from latentexplorer.gui.state.session import Session
+from latentexplorer.gui.tasks import Task
 from latentexplorer.gui.training.training_form import TrainingForm, expected_shape
-from latentexplorer.gui.workers import FOLLOW_ITEMS, EpochSnapshot, TrainingRun
+from latentexplorer.gui.training.training_plots import KLBars, LossPlot
+from latentexplorer.gui.training.training_task import train_in_task
+from latentexplorer.training.live import FOLLOW_ITEMS, EpochSnapshot, LiveTraining
+from latentexplorer.training.warm_up import TorchWarmUp
 
-REDRAW_MS = 250
 MAX_SNAPSHOT_BYTES = 256 * 2**20
-
-SERIES = {  # key: (label, colour, dashed)
-    "total": ("total loss", (0, 114, 178), False),
-    "recon": ("reconstruction −log p(x|z)", (0, 158, 115), False),
-    "kl": ("KL (raw)", (213, 94, 0), False),
-    "reg": ("β·KL (as in the loss)", (204, 121, 167), True),
-}
-
-
-class LossPlot(QWidget):
-    """Training curves per step and validation per epoch; redrawn on a timer, not per step."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("lossPlot")
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.addLegend(offset=(-10, 10))
-        self.plot.setLabel("bottom", "epoch")
-        self.plot.setLabel("left", "nats per item")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        item = self.plot.getPlotItem()
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
-        self.curves = {}
-        for key, (label, colour, dashed) in SERIES.items():
-            style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-            self.curves[key] = self.plot.plot([], [], name=label, pen=pg.mkPen(colour, width=2, style=style))
-        self.val_curve = self.plot.plot([], [], name="validation total (per epoch)", pen=None,
-                                        symbol="o", symbolBrush=(0, 0, 0), symbolSize=7)
-        self.log = QCheckBox("log scale")
-        self.log.setToolTip("Logarithmic loss axis: small late improvements stay visible")
-        self.log.toggled.connect(lambda on: self.plot.setLogMode(y=on))
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.log)
-        self.clear()
-        self.timer = QTimer(self, interval=REDRAW_MS)
-        self.timer.timeout.connect(self._redraw_if_shown)
-        self.timer.start()
-
-    def _redraw_if_shown(self) -> None:
-        """The timer's redraw, skipped while the plot is hidden (another tab in front): its
-        curves' setData cost the GUI thread milliseconds each time, and on two cores every
-        millisecond the GUI thread computes is taken from the training loop. `showEvent`
-        catches up."""
-        if self.isVisible():
-            self.redraw()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.redraw()
-
-    def clear(self) -> None:
-        self.x: list[float] = []
-        self.series: dict[str, list[float]] = {k: [] for k in SERIES}
-        self.val_x: list[float] = []
-        self.val_y: list[float] = []
-        self._dirty = True
-        self.redraw()
-
-    def add_step(self, progress: float, values: dict[str, float]) -> None:
-        self.x.append(progress)
-        for key in SERIES:
-            self.series[key].append(values[key])
-        self._dirty = True
-
-    def add_epoch(self, epoch: float, val_total: float) -> None:
-        self.val_x.append(epoch)
-        self.val_y.append(val_total)
-        self._dirty = True
-
-    def redraw(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        x = np.asarray(self.x, float)
-        for key, curve in self.curves.items():
-            curve.setData(x, np.asarray(self.series[key], float))
-        self.val_curve.setData(np.asarray(self.val_x, float), np.asarray(self.val_y, float))
-
-    def show_history(self, steps: list[dict], history: list[dict]) -> None:
-        """A finished run's curves from its steps.csv and history.csv."""
-        self.clear()
-        for row in steps:
-            self.add_step(row.get("progress", row.get("step", 0.0)), {k: row.get(k, np.nan) for k in SERIES})
-        for row in history:
-            self.add_epoch(row["epoch"], row.get("val_total", np.nan))
-        self.redraw()
-
-
-class KLBars(QWidget):
-    """KL per latent dimension (validation, per epoch): units switching on and off."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("klBars")
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setLabel("bottom", "latent dimension")
-        self.plot.setLabel("left", "KL (nats)")
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=(0, 114, 178))
-        self.plot.addItem(self.bars)
-        self.caption = QLabel("KL per dimension; a bar near 0 is an inactive unit (posterior collapse)")
-        self.caption.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.caption)
-        self.values = np.zeros(0)
-
-    def show_values(self, values, epoch: int | None = None) -> None:
-        self.values = np.asarray(values, float)
-        self.bars.setOpts(x=np.arange(len(self.values)), height=self.values, width=0.7)
-        if epoch is not None:
-            active = int((self.values > 0.01).sum())
-            self.caption.setText(f"KL per dimension after epoch {epoch}: {active} of "
-                                 f"{len(self.values)} above 0.01 nats")
 
 
 class TrainingTab(QWidget):
@@ -167,7 +50,8 @@ class TrainingTab(QWidget):
         self.setObjectName("trainingTab")
         self.session = session
         self.settings = QSettings()
-        self.run: TrainingRun | None = None
+        self.run: Task | None = None  # the training task, while and after it runs
+        self.live: LiveTraining | None = None  # the run it trains: pause, follow K, trainer
         self.out: Path | None = None
         self.config = None
         self.follow_images: ImageSet | None = None
@@ -300,20 +184,18 @@ class TrainingTab(QWidget):
         self.kl_bars.show_values([])
         self.scrub.setEnabled(False)
         self._previous = (self.session.opened.run, self.session.opened.images) if self.session.opened.has_run else None
-        self.run = TrainingRun(None if resume else config, out, resume=resume,
-                               epochs=config.train.epochs if resume else None, parent=self)
-        worker = self.run.worker
-        worker.started.connect(self._started)
-        worker.step.connect(self._step)
-        worker.epoch.connect(self._epoch)
-        worker.finished.connect(self._finished)
-        worker.failed.connect(self._failed)
-        self._ask_for_mixtures()
+        self.live = LiveTraining(None if resume else config, out, resume=resume,
+                                 epochs=config.train.epochs if resume else None)
+        self._ask_for_mixtures()  # before the first epoch can ask for it
+        self.run = self.session.tasks.start(train_in_task, self.live, name="training", context=True,
+                                            role="training", threads=self.live.threads)
+        self.run.yielded.connect(self._record)
+        self.run.result.connect(self._finished)
+        self.run.failed.connect(self._failed)
         self._set_running(True)
         self.progress.setValue(0)
         self.progress_text.setText("Preparing data and model…")
         self._started_at = time.perf_counter()
-        self.run.start()
         return True
 
     def continue_dialog(self) -> None:
@@ -339,19 +221,27 @@ class TrainingTab(QWidget):
     # --- progress (slots in the GUI thread) ------------------------------------------------
 
     @Slot(object)
-    def _started(self, config) -> None:
-        self.config = config
-        trainer = self.run.worker.trainer
-        self.follow_images = self.run.worker.follow_images
+    def _record(self, record: tuple) -> None:
+        """One record of the training thread (see training.live), in order."""
+        kind, value = record
+        if kind == "step":
+            self._step(value)
+        elif kind == "epoch":
+            self._epoch(*value)
+        elif kind == "started":
+            self._started(value)
+
+    def _started(self, trainer) -> None:
+        self.config = trainer.config
+        self.follow_images = self.live.follow_images
         self.steps_per_epoch = trainer.steps_per_epoch()
-        self.progress.setRange(0, config.train.epochs * self.steps_per_epoch)
+        self.progress.setRange(0, self.config.train.epochs * self.steps_per_epoch)
         self.progress.setValue(trainer.step)
         self._first_step = trainer.step
         self._started_at = time.perf_counter()
         if trainer.history:  # a resumed run: show what it has done so far
             self.loss_plot.show_history(trainer.steps_log, trainer.history)
 
-    @Slot(object)
     def _step(self, m) -> None:
         self.loss_plot.add_step(m.progress, {"total": m.total, "recon": m.recon, "kl": m.kl, "reg": m.reg})
         self.progress.setValue(m.step)
@@ -364,7 +254,6 @@ class TrainingTab(QWidget):
             f"loss {m.total:.3f}, KL {m.kl:.3f}, KL weight {m.kl_weight:.2f}"
         )
 
-    @Slot(object, object)
     def _epoch(self, m, snapshot: EpochSnapshot) -> None:
         self.loss_plot.add_epoch(m.epoch, m.val_total)
         self.kl_bars.show_values(m.kl_per_dim, m.epoch)
@@ -397,9 +286,9 @@ class TrainingTab(QWidget):
     def _ask_for_mixtures(self) -> None:
         """Have the training thread fit each snapshot's codes with the explorer's K (none while
         not following, or when the explorer picks K by BIC: that is many fits, left to a worker)."""
-        if self.run is not None:
+        if self.live is not None:
             colouring = self.session.colouring
-            self.run.worker.follow_k = colouring.k if self.follow.isChecked() and not colouring.auto_k else None
+            self.live.follow_k = colouring.k if self.follow.isChecked() and not colouring.auto_k else None
 
     def _scrubbed(self, index: int) -> None:
         if 0 <= index < len(self.snapshots):
@@ -451,27 +340,34 @@ class TrainingTab(QWidget):
     # --- controls ---------------------------------------------------------------------------
 
     def _pause_toggled(self, paused: bool) -> None:
-        if self.run is None:
+        if self.live is None:
             return
         if paused:
-            self.run.worker.pause()
+            self.live.pause()
             self.pause_button.setText("Resume")
             self.progress_text.setText(self.progress_text.text() + "  ·  paused")
         else:
-            self.run.worker.resume_running()
+            self.live.resume_running()
             self.pause_button.setText("Pause")
 
     def stop(self) -> None:
         """Ask the worker to stop; it ends within one batch and `_finished` follows."""
         if self.run is not None:
-            self.run.worker.stop()
+            self._stop_run()
             self.progress_text.setText("Stopping after this batch…")
 
     def shutdown(self, msecs: int = 60_000) -> bool:
         """Stop and join the thread (window closing). True when no thread is left running."""
         if self.run is None:
             return True
-        return self.run.stop_and_wait(msecs)
+        self._stop_run()
+        return self.run.wait(msecs)
+
+    def _stop_run(self) -> None:
+        """Cancel (seen within one batch, also by a paused run); the result of the epochs kept
+        still arrives as `_finished`."""
+        self.run.cancel()
+        self.live.resume_running()
 
     def open_in_explorer(self) -> bool:
         if self.out is None or not is_run_folder(self.out):
@@ -490,50 +386,6 @@ class TrainingTab(QWidget):
         kl = [last[k] for k in sorted((k for k in last if k.startswith("kl_dim_")), key=lambda k: int(k[7:]))]
         self.kl_bars.show_values(kl, int(last.get("epoch", 0)))
         self.progress_text.setText(f"Curves of {run.name} ({len(run.history)} epochs), from its history.")
-
-
-class TorchWarmUp:
-    """Pays torch's one-time training costs (the first optimizer imports torch._dynamo, ~1 s
-    holding the GIL; the first backward starts autograd) in a background thread while the
-    window is idle, so they never stall the GUI once a run starts.
-
-    Started when the tab is first shown (a user about to train) or by `wait`, not with the
-    window: it holds the GIL for ~1 s while the app starts and adds ~200 MB (torch._dynamo)
-    to an app that may only explore."""
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="training-warm-up", daemon=True)
-                self._thread.start()
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    def is_set(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Start the warm-up if nothing has yet, then wait for it; True once done."""
-        self.start()
-        return self._done.wait(timeout)
-
-    def _work(self) -> None:
-        try:
-            import torch
-
-            layer = torch.nn.Linear(4, 4)
-            optimizer = torch.optim.Adam(layer.parameters(), lr=1e-3)
-            layer(torch.zeros(2, 4)).sum().backward()
-            optimizer.step()
-        finally:
-            self._done.set()
 
 
 def _duration(seconds: float) -> str:
