@@ -167,3 +167,24 @@ def test_garbage_is_collected_in_the_gui_thread_only(qtbot):
     kept.clear()
     assert "allocating-worker" not in threads
     assert set(threads) == {threading.main_thread().name}
+
+
+def test_the_bic_button_fits_in_a_task_then_shows_the_kept_curve(window, qtbot, monkeypatch):
+    """The BIC curve (15 GMM fits) never runs in the GUI thread: the click returns at once, the
+    dialog follows from the task, and a second click shows the kept curve without fitting."""
+    from latentexplorer.gui import main_window
+
+    session = window.session
+    fits: list[int] = []
+    fit = main_window.bic_curve_of_codes
+    monkeypatch.setattr(main_window, "bic_curve_of_codes", lambda codes: fits.append(len(codes)) or fit(codes))
+    session.colouring.set_bic({})  # as after opening a run with K chosen by hand
+    qtbot.mouseClick(window.controls.bic, Qt.MouseButton.LeftButton)
+    assert session.tasks.running("bic-curve"), "the curve is fitted in a task"
+    qtbot.waitUntil(lambda: getattr(window, "bic_dialog", None) is not None, timeout=60_000)
+    curve = session.colouring.bic
+    assert sorted(curve) == list(range(1, 16)) and all(np.isfinite(list(curve.values())))
+    assert fits == [len(session.opened.mu)]
+    first = window.bic_dialog
+    qtbot.mouseClick(window.controls.bic, Qt.MouseButton.LeftButton)
+    assert window.bic_dialog is not first and fits == [len(session.opened.mu)]  # the kept curve
