@@ -113,7 +113,7 @@ def test_cli_train_fa_writes_a_run_the_explorer_opens(tmp_path, qapp, capsys):
         assert (out / name).is_file()
     session = Session()
     assert session.open_run(out)
-    assert session.mu.shape == (1797, 2)
+    assert session.opened.mu.shape == (1797, 2)
     assert "factor analysis" in session.describe() and "noise variance" in session.describe()
     session.shutdown()
     assert main(["train", "--resume", "--out", str(out)]) == 2

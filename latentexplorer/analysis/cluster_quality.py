@@ -75,13 +75,7 @@ def information_criteria(
     than the number of points is left out.
     """
     z = mix.fit_subset(mix._as_codes(codes), max_points, seed)
-    fitted = [
-        mix.fit_gmm(z, int(k), seed=seed, covariance_type=covariance_type, max_fit=None)
-        for k in ks
-        if 1 <= k <= len(z)
-    ]
-    if not fitted:
-        raise ValueError(f"none of K={list(ks)} can be fitted to {len(z)} codes")
+    fitted = mix.gmm_per_k(z, ks, seed, covariance_type)
     return InformationCriteria(
         ks=np.array([f.k for f in fitted]),
         bic=np.array([f.bic for f in fitted]),

@@ -222,6 +222,23 @@ def fit_kmeans(codes: np.ndarray, k: int, seed: int = 0, reg_covar: float = 1e-6
     )
 
 
+def gmm_per_k(
+    codes: np.ndarray, ks: Sequence[int], seed: int = 0, covariance_type: str = "full"
+) -> list[MixtureFit]:
+    """A GMM for each K in `ks` on all of `codes` (pass `fit_subset`'s codes), K larger than
+    the number of codes left out: the one fitting loop behind `bic_curve` and
+    `cluster_quality.information_criteria`, so their BICs agree exactly."""
+    z = _as_codes(codes)
+    fitted = [
+        fit_gmm(z, int(k), seed=seed, covariance_type=covariance_type, max_fit=None)
+        for k in ks
+        if 1 <= k <= len(z)
+    ]
+    if not fitted:
+        raise ValueError(f"none of K={list(ks)} can be fitted to {len(z)} codes")
+    return fitted
+
+
 def bic_curve(
     codes: np.ndarray,
     ks: Sequence[int] = range(1, 11),
@@ -235,10 +252,8 @@ def bic_curve(
     the curve stays fast on a million codes and its values stay comparable; K larger than the
     number of codes is left out. AIC alongside: `cluster_quality.information_criteria`.
     """
-    from latentexplorer.analysis.cluster_quality import information_criteria
-
-    criteria = information_criteria(codes, ks, seed, max_points, covariance_type)
-    return {int(k): float(b) for k, b in zip(criteria.ks, criteria.bic)}
+    z = fit_subset(_as_codes(codes), max_points, seed)
+    return {f.k: float(f.bic) for f in gmm_per_k(z, ks, seed, covariance_type)}
 
 
 def choose_k(

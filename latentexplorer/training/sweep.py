@@ -6,85 +6,44 @@ A sweep folder holds `sweep-config.json` (what to train), one run folder `beta-<
 and, once every run is done, `sweep.csv`, `sweep.json` and `sweep.svg`. Running a sweep
 again skips finished runs, resumes partial ones from their last complete epoch and starts
 missing ones, so an interruption costs at most one epoch per run.
+
+This module orchestrates; the configuration lives in `sweep_config`, the training of the
+runs in `sweep_jobs`, the table in `sweep_results`. Their public names are re-exported
+here, the one module a caller needs.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentexplorer.checkpoint import CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, read_state
-from latentexplorer.config import RunConfig
+from latentexplorer.checkpoint import read_state
 from latentexplorer.data import ImageSet, load_dataset
-from latentexplorer.errors import ConfigError, UserError
 from latentexplorer.fileio import atomic_write_text
-from latentexplorer.training.records import EpochMetrics, NonFiniteLoss
-from latentexplorer.training.sweep_results import SweepRow, row_from_evaluation, write_results
+from latentexplorer.training.records import EpochMetrics
+from latentexplorer.training.sweep_config import (
+    SWEEP_CONFIG_FILE,
+    SweepConfig,
+    read_sweep_config,
+    run_name,
+    save_sweep_config,
+)
+from latentexplorer.training.sweep_jobs import RunOutcome, run_state, train_in_processes, train_run
+from latentexplorer.training.sweep_results import write_results
+from latentexplorer.training.sweep_row import SweepRow, row_from_evaluation
 
-SWEEP_CONFIG_FILE = "sweep-config.json"
+__all__ = [
+    "RUN_EVALUATION_FILE", "SWEEP_CONFIG_FILE", "RunOutcome", "SweepConfig", "SweepResult",
+    "evaluate_run", "read_sweep_config", "run_name", "run_state", "run_sweep", "save_sweep_config",
+    "train_run",
+]
+
 RUN_EVALUATION_FILE = "sweep-evaluation.json"
-SWEEP_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """What a sweep trains: the shared run configuration, the βs, and how to run and score it."""
-
-    run: RunConfig
-    betas: tuple[float, ...]
-    jobs: int = 1
-    eval_items: int = 2000
-    eval_k: int = 10
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-        if not self.betas:
-            raise ConfigError("a sweep needs at least one β (e.g. --beta 1 2 4 8)")
-        if min(self.betas) < 0:
-            raise ConfigError(f"β must be >= 0, got {min(self.betas):g}")
-        names = [run_name(b) for b in self.betas]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"each β must be given once, got {' '.join(f'{b:g}' for b in self.betas)}")
-        if not self.run.model.is_variational:
-            raise ConfigError("a β sweep needs a VAE (--model vae or betavae): an autoencoder has no KL term")
-        if self.jobs < 1:
-            raise ConfigError(f"--jobs must be at least 1, got {self.jobs}")
-        if self.eval_items < 1 or self.eval_k < 1:
-            raise ConfigError("the evaluation needs at least one item and one importance sample")
-
-    def run_config(self, beta: float) -> RunConfig:
-        """The configuration of β's run: the shared one with that β and the run's name."""
-        return replace(self.run, model=replace(self.run.model, beta=float(beta)), name=run_name(beta))
-
-    def to_json(self) -> str:
-        return json.dumps({
-            "format_version": SWEEP_FORMAT, "betas": list(self.betas), "jobs": self.jobs,
-            "eval_items": self.eval_items, "eval_k": self.eval_k, "run": self.run.to_dict(),
-        }, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> SweepConfig:
-        try:
-            raw = json.loads(text)
-            return cls(
-                run=RunConfig.from_dict(raw["run"]), betas=tuple(raw["betas"]), jobs=int(raw["jobs"]),
-                eval_items=int(raw["eval_items"]), eval_k=int(raw["eval_k"]),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{SWEEP_CONFIG_FILE} is not a readable sweep configuration ({exc})") from None
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    beta: float
-    folder: Path
-    status: str  # "skipped" | "started" | "resumed" then "completed" | "cancelled" | "diverged"
-    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,66 +51,6 @@ class SweepResult:
     status: str  # "completed" | "cancelled" | "failed"
     outcomes: list[RunOutcome]
     rows: list[SweepRow] = field(default_factory=list)
-
-
-def run_name(beta: float) -> str:
-    return f"beta-{float(beta):g}"
-
-
-def run_state(folder: Path, epochs: int) -> str:
-    """`done` (its last complete epoch is the last one), `partial` (some epochs) or `missing`."""
-    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
-        return "missing"
-    epoch = int(read_state(folder).get("epoch", 0)) if (folder / STATE_FILE).is_file() else 0
-    if epoch >= epochs:
-        return "done"
-    return "partial" if epoch > 0 else "missing"
-
-
-def read_sweep_config(out: str | Path) -> SweepConfig | None:
-    path = Path(out) / SWEEP_CONFIG_FILE
-    if not path.is_file():
-        return None
-    return SweepConfig.from_json(path.read_text(encoding="utf-8"))
-
-
-def save_sweep_config(out: str | Path, config: SweepConfig) -> None:
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / SWEEP_CONFIG_FILE, config.to_json())
-
-
-def train_run(
-    config: SweepConfig,
-    out: str | Path,
-    beta: float,
-    *,
-    images: ImageSet | None = None,
-    cancel: Any = None,
-    on_epoch: Callable[[EpochMetrics], None] | None = None,
-) -> RunOutcome:
-    """Train β's run to the sweep's epochs: skipped when done, resumed when partial."""
-    from latentexplorer.training.run import prepare_training
-
-    folder = Path(out) / run_name(beta)
-    epochs = config.run.train.epochs
-    state = run_state(folder, epochs)
-    if state == "done":
-        return RunOutcome(beta, folder, "skipped", "already trained")
-    if state == "partial":
-        trainer = prepare_training(None, folder, resume=True, epochs=epochs, images=images,
-                                   on_epoch=on_epoch, cancel=cancel)
-    else:
-        trainer = prepare_training(config.run_config(beta), folder, overwrite=True, images=images,
-                                   on_epoch=on_epoch, cancel=cancel)
-    started = "resumed" if state == "partial" else "started"
-    try:
-        result = trainer.fit()
-    except NonFiniteLoss as exc:
-        return RunOutcome(beta, folder, "diverged", str(exc))
-    return RunOutcome(beta, folder, result.status, f"{started}; {result.message}")
 
 
 def evaluate_run(config: SweepConfig, out: str | Path, beta: float, images: ImageSet) -> SweepRow:
@@ -182,8 +81,6 @@ def evaluate_run(config: SweepConfig, out: str | Path, beta: float, images: Imag
 
 
 def _json_row(row: SweepRow) -> dict[str, Any]:
-    import math
-
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.flat().items()}
 
 
@@ -217,8 +114,6 @@ def run_sweep(
             say(f"β = {beta:g}: {outcome.status} ({outcome.message})")
             outcomes.append(outcome)
     else:
-        from latentexplorer.training.sweep_jobs import train_in_processes
-
         outcomes = train_in_processes(config, out, cancel, say)
     if cancel.is_set() or len(outcomes) < len(config.betas):
         return SweepResult("cancelled", outcomes)
@@ -229,9 +124,3 @@ def run_sweep(
     rows = [evaluate_run(config, out, beta, images) for beta in config.betas]
     write_results(out, rows)
     return SweepResult("completed", outcomes, rows)
-
-
-def threads_per_job(jobs: int) -> int:
-    """CPU cores shared out between parallel runs."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, jobs))

@@ -1,4 +1,5 @@
-"""A sweep's runs in parallel processes, each with its share of the CPU cores.
+"""Training a sweep's runs: one β's run in this process (`train_run`), or all of them in
+parallel processes, each with its share of the CPU cores (`train_in_processes`).
 
 Processes are spawned (not forked), so no torch thread pool or lock is inherited. They
 ignore Ctrl-C themselves: the parent sets one shared event, and every run stops within
@@ -8,22 +9,77 @@ a batch with its complete epochs kept.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from latentexplorer.training.sweep import (
-    RunOutcome,
-    SweepConfig,
-    run_name,
-    threads_per_job,
-    train_run,
-)
+from latentexplorer.checkpoint import CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, read_state
+from latentexplorer.data import ImageSet
+from latentexplorer.training.records import EpochMetrics, NonFiniteLoss
+from latentexplorer.training.sweep_config import SweepConfig, run_name
 from latentexplorer.training.threads import set_thread_count
 
 _stop = None  # the shared cancel event, in a worker process
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    beta: float
+    folder: Path
+    status: str  # "skipped" | "started" | "resumed" then "completed" | "cancelled" | "diverged"
+    message: str = ""
+
+
+def run_state(folder: Path, epochs: int) -> str:
+    """`done` (its last complete epoch is the last one), `partial` (some epochs) or `missing`."""
+    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
+        return "missing"
+    epoch = int(read_state(folder).get("epoch", 0)) if (folder / STATE_FILE).is_file() else 0
+    if epoch >= epochs:
+        return "done"
+    return "partial" if epoch > 0 else "missing"
+
+
+def train_run(
+    config: SweepConfig,
+    out: str | Path,
+    beta: float,
+    *,
+    images: ImageSet | None = None,
+    cancel: Any = None,
+    on_epoch: Callable[[EpochMetrics], None] | None = None,
+) -> RunOutcome:
+    """Train β's run to the sweep's epochs: skipped when done, resumed when partial."""
+    from latentexplorer.training.run import prepare_training
+
+    folder = Path(out) / run_name(beta)
+    epochs = config.run.train.epochs
+    state = run_state(folder, epochs)
+    if state == "done":
+        return RunOutcome(beta, folder, "skipped", "already trained")
+    if state == "partial":
+        trainer = prepare_training(None, folder, resume=True, epochs=epochs, images=images,
+                                   on_epoch=on_epoch, cancel=cancel)
+    else:
+        trainer = prepare_training(config.run_config(beta), folder, overwrite=True, images=images,
+                                   on_epoch=on_epoch, cancel=cancel)
+    started = "resumed" if state == "partial" else "started"
+    try:
+        result = trainer.fit()
+    except NonFiniteLoss as exc:
+        return RunOutcome(beta, folder, "diverged", str(exc))
+    return RunOutcome(beta, folder, result.status, f"{started}; {result.message}")
+
+
+def threads_per_job(jobs: int) -> int:
+    """CPU cores shared out between parallel runs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, jobs))
 
 
 def _init_worker(stop, threads: int) -> None:

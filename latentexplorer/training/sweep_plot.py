@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from latentexplorer.training.sweep_results import SweepRow
+from latentexplorer.training.sweep_row import SweepRow
 
 WIDTH, HEIGHT = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 70, 70, 30, 90

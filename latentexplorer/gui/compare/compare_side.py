@@ -19,8 +19,8 @@ from latentexplorer.bundled import bundled_runs
 from latentexplorer.checkpoint import Run, load_run, read_config
 from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError
-from latentexplorer.gui.explorer.scatter_view import PassiveScatter
 from latentexplorer.gui.widgets import images as im
+from latentexplorer.gui.widgets.passive_scatter import PassiveScatter
 
 OPEN_ITEM = "Open…"
 PICK_RADIUS_PX = 8.0

@@ -29,20 +29,13 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets.after_paint import AfterPaint
+from latentexplorer.gui.widgets.passive_scatter import PassiveScatter
 from latentexplorer.gui.widgets.point_cloud import ContoursItem, PointCloudItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 PICK_RADIUS_PX = 6.0
 UNCOLOURED = np.array([150, 150, 150, 255], np.uint8)  # until the mixture's colours arrive
-
-
-class PassiveScatter(pg.ScatterPlotItem):
-    """A ScatterPlotItem (for the few overlay markers) that leaves clicks to the view:
-    pyqtgraph's own handler would accept them, and the view box would never see them."""
-
-    def mouseClickEvent(self, ev) -> None:
-        ev.ignore()
 
 
 class ExplorerViewBox(pg.ViewBox):

@@ -15,18 +15,18 @@ import threading
 from dataclasses import fields, replace
 from pathlib import Path
 
+from latentexplorer.cli import train
 from latentexplorer.errors import UserError
 
-SHARED_GROUPS = ("data", "model", "training")
 RERUN_MAY_CHANGE = {("train", "epochs"), ("train", "threads"), ("train", "device"), ("model", "beta")}
 
 
-def add_sweep_parser(sub, train: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The `sweep` sub-command, sharing `train`'s data/model/training options (but β)."""
+def add_parser(sub: argparse._SubParsersAction, train_parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The `sweep` sub-command, sharing `train_parser`'s data/model/training options (but β)."""
     sweep = sub.add_parser("sweep", help="train one run per beta and plot reconstruction, KL and MIG")
     sweep.add_argument("--config", type=Path, help="JSON file with model/train/data sections")
-    for group in train._action_groups:
-        if group.title not in SHARED_GROUPS:
+    for group in train_parser._action_groups:
+        if group.title not in train.SHARED_GROUPS:
             continue
         target = sweep.add_argument_group(group.title)
         for action in group._group_actions:
@@ -41,12 +41,20 @@ def add_sweep_parser(sub, train: argparse.ArgumentParser) -> argparse.ArgumentPa
     return sweep
 
 
+def _default_args() -> argparse.Namespace:
+    """What a bare `sweep` parses to: a rerun's options are compared with it to tell which
+    ones the user gave."""
+    parser = argparse.ArgumentParser(prog="latentexplorer")
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub, train.add_parser(sub))
+    return parser.parse_args(["sweep"])
+
+
 def sweep_config_from_args(args: argparse.Namespace):
     """The sweep to run: a new one from the options, or the one saved in --out with the
     options a rerun may change applied to it."""
-    from latentexplorer.cli import build_parser
     from latentexplorer.errors import ConfigError
-    from latentexplorer.training.sweep import SweepConfig, read_sweep_config
+    from latentexplorer.training.sweep_config import SweepConfig, read_sweep_config
 
     saved = read_sweep_config(args.out)
     line = _run_config(args)
@@ -55,10 +63,10 @@ def sweep_config_from_args(args: argparse.Namespace):
             raise UserError(f"{args.out} holds no sweep yet: give the betas, e.g. --beta 1 2 4 8")
         return SweepConfig(run=line, betas=tuple(args.beta), jobs=_given(args.jobs, 1),
                            eval_items=_given(args.eval_items, 2000))
-    defaults = _run_config(build_parser().parse_args(["sweep"]))
-    run = saved.run
+    defaults = _run_config(_default_args())
+    run_config = saved.run
     for section in ("model", "data", "train"):
-        given, default, kept = (getattr(c, section) for c in (line, defaults, run))
+        given, default, kept = (getattr(c, section) for c in (line, defaults, run_config))
         changes = {f.name: getattr(given, f.name) for f in fields(given)
                    if getattr(given, f.name) != getattr(default, f.name)
                    and getattr(given, f.name) != getattr(kept, f.name)}
@@ -68,9 +76,9 @@ def sweep_config_from_args(args: argparse.Namespace):
                 f"{args.out} holds a sweep made with other {section} settings ({', '.join(refused)}); "
                 "rerun it without those options, or choose another --out"
             )
-        run = replace(run, **{section: replace(kept, **changes)})
+        run_config = replace(run_config, **{section: replace(kept, **changes)})
     return SweepConfig(
-        run=run, betas=tuple(args.beta) if args.beta else saved.betas,
+        run=run_config, betas=tuple(args.beta) if args.beta else saved.betas,
         jobs=_given(args.jobs, saved.jobs), eval_items=_given(args.eval_items, saved.eval_items),
         eval_k=saved.eval_k,
     )
@@ -82,15 +90,13 @@ def _given(value, default):
 
 def _run_config(args: argparse.Namespace):
     """`train`'s configuration from the options; a β-VAE unless --model or --config says otherwise."""
-    from latentexplorer.cli import config_from_args
-
-    config = config_from_args(argparse.Namespace(**{**vars(args), "beta": None}))
+    config = train.config_from_args(argparse.Namespace(**{**vars(args), "beta": None}))
     if args.model is None and args.config is None:
         config = replace(config, model=replace(config.model, kind="betavae"))
     return config
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from latentexplorer.training.sweep import run_sweep
     from latentexplorer.training.sweep_results import RESULTS_CSV, RESULTS_JSON, RESULTS_SVG
 
