@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+
+def _in_a_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="training-warm-up", daemon=True).start()
 
 
 class TorchWarmUp:
@@ -12,22 +17,26 @@ class TorchWarmUp:
 
     Started when the tab is first shown (a user about to train) or by `wait`, not with the
     window: it holds the GIL for ~1 s while the app starts and adds ~200 MB (torch._dynamo)
-    to an app that may only explore."""
+    to an app that may only explore.
 
-    def __init__(self) -> None:
+    `launch(work)` runs `work` in the background: the window passes its task runner, so the
+    warm-up is joined with every other task when the window closes."""
+
+    def __init__(self, launch: Callable[[Callable[[], None]], object] = _in_a_thread) -> None:
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._launch = launch
+        self._started = False
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="training-warm-up", daemon=True)
-                self._thread.start()
+            if not self._started:
+                self._started = True
+                self._launch(self._work)
 
     @property
     def started(self) -> bool:
-        return self._thread is not None
+        return self._started
 
     def is_set(self) -> bool:
         return self._done.is_set()

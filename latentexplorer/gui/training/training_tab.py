@@ -59,7 +59,7 @@ class TrainingTab(QWidget):
         self._previous: tuple | None = None
         self._showing_training = False
         self._first_step = 0
-        self.warmed_up = TorchWarmUp()
+        self.warmed_up = TorchWarmUp(lambda work: session.tasks.start(work, name="warm-up"))
         self.form = TrainingForm()
         self.form.restore_settings(self.settings)
         self.start_button = QPushButton("Start")
