@@ -1,9 +1,12 @@
-"""The command line, run as a user runs it: in a subprocess, reading its output."""
+"""The command line, run as a user runs it: `main` with the user's arguments, its exit status,
+stdout and stderr (`run_cli` in conftest.py). Ctrl-C and torchrun run it in a subprocess,
+through `python -m latentexplorer`, since the process is what they check."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -15,30 +18,21 @@ import pytest
 from latentexplorer import __version__
 from latentexplorer.checkpoint import load_run
 
-
-def cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "latentexplorer", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env,
-    )
-
-
 TRAIN = ("train", "--dataset", "digits", "--items", "400", "--latent-dim", "2", "--hidden", "32",
          "--epochs", "2", "--quiet", "--threads", "1")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def trained(tmp_path_factory, run_cli) -> Path:
     out = tmp_path_factory.mktemp("cli") / "run"
-    result = cli(*TRAIN, "--out", str(out))
+    result = run_cli(*TRAIN, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "epoch 2/2" in result.stdout
     return out
 
 
-def test_version():
-    result = cli("--version")
+def test_version(run_cli):
+    result = run_cli("--version")
     assert result.returncode == 0 and __version__ in result.stdout
 
 
@@ -50,25 +44,23 @@ def test_train_end_to_end_writes_a_run_that_opens(trained):
     }
 
 
-def test_existing_run_is_refused_without_resume_or_overwrite(trained):
-    result = cli(*TRAIN, "--out", str(trained))
+def test_existing_run_is_refused_without_resume_or_overwrite(trained, run_cli):
+    result = run_cli(*TRAIN, "--out", str(trained))
     assert result.returncode == 2
     assert "--resume" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_resume_continues_to_more_epochs(trained, tmp_path):
-    import shutil
-
+def test_resume_continues_to_more_epochs(trained, tmp_path, run_cli):
     copy = tmp_path / "copy"
     shutil.copytree(trained, copy)
-    result = cli("train", "--out", str(copy), "--resume", "--epochs", "3", "--quiet", "--threads", "1")
+    result = run_cli("train", "--out", str(copy), "--resume", "--epochs", "3", "--quiet", "--threads", "1")
     assert result.returncode == 0, result.stderr
     assert load_run(copy).epoch == 3
 
 
-def test_evaluate_json_is_parseable_and_consistent(trained):
-    result = cli("evaluate", str(trained), "--n", "30", "--k", "20", "--json")
+def test_evaluate_json_is_parseable_and_consistent(trained, run_cli):
+    result = run_cli("evaluate", str(trained), "--n", "30", "--k", "20", "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["n"] == 30 and figures["k"] == 20
@@ -79,47 +71,47 @@ def test_evaluate_json_is_parseable_and_consistent(trained):
     assert figures["mig"] is None  # digits have no ground-truth factors
 
 
-def test_evaluate_text_table(trained):
-    result = cli("evaluate", str(trained), "--n", "50", "--k", "5")
+def test_evaluate_text_table(trained, run_cli):
+    result = run_cli("evaluate", str(trained), "--n", "50", "--k", "5")
     assert result.returncode == 0, result.stderr
     for label in ("ELBO", "IWAE bound (k=5)", "KL per dimension", "active units"):
         assert label in result.stdout
 
 
-def test_evaluate_prints_the_importance_weighted_curve(trained):
-    result = cli("evaluate", str(trained), "--n", "40", "--k", "5", "--ks", "1,10,100", "--curve-n", "20")
+def test_evaluate_prints_the_importance_weighted_curve(trained, run_cli):
+    result = run_cli("evaluate", str(trained), "--n", "40", "--k", "5", "--ks", "1,10,100", "--curve-n", "20")
     assert result.returncode == 0, result.stderr
     for label in ("IWAE k=1 ", "IWAE k=10 ", "IWAE k=100 ", "importance-weighted bound (20 items)"):
         assert label in result.stdout
-    figures = json.loads(cli("evaluate", str(trained), "--n", "40", "--k", "5", "--ks", "1,10,100",
-                             "--curve-n", "20", "--json").stdout)
+    figures = json.loads(run_cli("evaluate", str(trained), "--n", "40", "--k", "5", "--ks", "1,10,100",
+                                 "--curve-n", "20", "--json").stdout)
     curve = figures["curve"]
     assert curve["ks"] == [1, 10, 100] and curve["n"] == 20
     assert curve["elbo"] == pytest.approx(curve["bound"][0])
     assert curve["bound"] == sorted(curve["bound"])  # nested groups: never lower for larger k
     assert figures["sap"] is None and figures["dci_disentanglement"] is None  # no factors
-    bad = cli("evaluate", str(trained), "--ks", "1,3,10")
+    bad = run_cli("evaluate", str(trained), "--ks", "1,3,10")
     assert bad.returncode == 2 and "divide" in bad.stderr
 
 
-def test_evaluate_scores_disentanglement_on_sprites(tmp_path):
+def test_evaluate_scores_disentanglement_on_sprites(tmp_path, run_cli):
     out = tmp_path / "sprites"
-    train = cli("train", "--dataset", "sprites", "--items", "600", "--size", "16", "--latent-dim", "3",
+    train = run_cli("train", "--dataset", "sprites", "--items", "600", "--size", "16", "--latent-dim", "3",
                 "--hidden", "32", "--epochs", "1", "--quiet", "--threads", "1", "--out", str(out))
     assert train.returncode == 0, train.stderr
-    result = cli("evaluate", str(out), "--n", "300", "--k", "2", "--ks", "1,10", "--curve-n", "10", "--json")
+    result = run_cli("evaluate", str(out), "--n", "300", "--k", "2", "--ks", "1,10", "--curve-n", "10", "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     for name in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
         assert 0.0 <= figures[name] <= 1.0, name
     assert set(figures["sap_per_factor"]) == {"shape", "scale", "orientation", "pos_x", "pos_y"}
-    table = cli("evaluate", str(out), "--n", "300", "--k", "2", "--ks", "1,10", "--curve-n", "10").stdout
+    table = run_cli("evaluate", str(out), "--n", "300", "--k", "2", "--ks", "1,10", "--curve-n", "10").stdout
     assert "SAP" in table and "DCI disentanglement" in table and "MIG" in table
 
 
-def test_encode_writes_codes_for_every_item(trained, tmp_path):
+def test_encode_writes_codes_for_every_item(trained, tmp_path, run_cli):
     out = tmp_path / "codes.npz"
-    result = cli("encode", str(trained), "--out", str(out))
+    result = run_cli("encode", str(trained), "--out", str(out))
     assert result.returncode == 0, result.stderr
     codes = np.load(out)
     assert codes["mu"].shape == (400, 2) and codes["logvar"].shape == (400, 2)
@@ -136,25 +128,26 @@ def test_encode_writes_codes_for_every_item(trained, tmp_path):
         (("train", "--config", "/no/config.json"), "config file not found"),
     ],
 )
-def test_user_errors_print_one_line_and_exit_2(args, message, tmp_path):
-    result = cli(*args, cwd=tmp_path)
+def test_user_errors_print_one_line_and_exit_2(args, message, tmp_path, monkeypatch, run_cli):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(*args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_bad_option_exits_2():
-    result = cli("train", "--model", "gan")
+def test_bad_option_exits_2(run_cli):
+    result = run_cli("train", "--model", "gan")
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
-def test_config_file_is_accepted_and_overridden_by_options(tmp_path):
+def test_config_file_is_accepted_and_overridden_by_options(tmp_path, run_cli):
     config = {"model": {"kind": "betavae", "beta": 3.0, "latent_dim": 3, "hidden": [16]},
               "data": {"name": "digits", "n": 200}, "train": {"epochs": 1}}
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config))
-    result = cli("train", "--config", str(path), "--latent-dim", "4", "--out", str(tmp_path / "r"),
+    result = run_cli("train", "--config", str(path), "--latent-dim", "4", "--out", str(tmp_path / "r"),
                  "--quiet", "--threads", "1")
     assert result.returncode == 0, result.stderr
     run = load_run(tmp_path / "r")
@@ -214,19 +207,20 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_last_complete_epoch(tmp_path):
     assert 2 <= run.epoch < 100000
 
 
-def test_precision_option_reaches_the_config_and_the_run(tmp_path):
-    from latentexplorer.cli import build_parser, config_from_args
+def test_precision_option_reaches_the_config_and_the_run(tmp_path, run_cli):
+    from latentexplorer.cli import build_parser
+    from latentexplorer.cli.train import config_from_args
 
     assert config_from_args(build_parser().parse_args(["train"])).train.precision == "auto"
     args = build_parser().parse_args(["train", "--precision", "bf16"])
     assert config_from_args(args).train.precision == "bf16"
     out = tmp_path / "run"
-    result = cli(*TRAIN, "--epochs", "1", "--precision", "fp32", "--out", str(out))
+    result = run_cli(*TRAIN, "--epochs", "1", "--precision", "fp32", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "(cpu, fp32)" in result.stdout
     assert load_run(out).state["precision"] == "fp32"
 
 
-def test_unknown_precision_exits_2():
-    result = cli("train", "--precision", "fp16")
+def test_unknown_precision_exits_2(run_cli):
+    result = run_cli("train", "--precision", "fp16")
     assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import os
 import shutil
 import struct
 import subprocess
@@ -22,8 +21,6 @@ from latentexplorer.desktop import (
     uninstall_desktop,
 )
 from latentexplorer.errors import UserError
-
-REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="install-desktop is for Linux desktops"
@@ -212,41 +209,35 @@ def test_desktop_file_validate(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "latentexplorer", "install-desktop", *args],
-        capture_output=True, text=True, timeout=120, cwd=REPO, env=env,
-    )
-
-
-def test_cli_install_and_uninstall(tmp_path):
+def test_cli_install_and_uninstall(tmp_path, run_cli):
     data = tmp_path / "share"
-    result = run_cli("--data-dir", str(data))
+    result = run_cli("install-desktop", "--data-dir", str(data))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert {Path(line.removeprefix("wrote ")) for line in lines[:-1]} == expected_paths(data)
     assert "--uninstall" in lines[-1]
     check_installed(data)
 
-    result = run_cli("--data-dir", str(data), "--uninstall")
+    result = run_cli("install-desktop", "--data-dir", str(data), "--uninstall")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert {Path(line.removeprefix("removed ")) for line in lines[:-1]} == expected_paths(data)
     assert not any(p.exists() for p in expected_paths(data))
 
-    result = run_cli("--data-dir", str(data), "--uninstall")
+    result = run_cli("install-desktop", "--data-dir", str(data), "--uninstall")
     assert result.returncode == 0, result.stderr
     assert "nothing to remove" in result.stdout
 
 
-def test_cli_honours_xdg_data_home(tmp_path):
+def test_cli_honours_xdg_data_home(tmp_path, monkeypatch, run_cli):
     data = tmp_path / "xdg"
-    env = {**os.environ, "XDG_DATA_HOME": str(data), "HOME": str(tmp_path / "home")}
-    result = run_cli(env=env)
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    result = run_cli("install-desktop")
     assert result.returncode == 0, result.stderr
     check_installed(data)
     assert not (tmp_path / "home").exists()
-    result = run_cli("--uninstall", env=env)
+    result = run_cli("install-desktop", "--uninstall")
     assert result.returncode == 0, result.stderr
     assert not any(p.exists() for p in expected_paths(data))
 

@@ -121,17 +121,15 @@ SWEEP = ("sweep", "--dataset", "sprites", "--items", "300", "--size", "16", "--a
          "--hidden", "32", "--latent-dim", "3", "--threads", "1", "--eval-items", "100")
 
 
-def test_cli_sweep_saves_its_settings_so_a_rerun_with_only_out_continues_it(tmp_path):
+def test_cli_sweep_saves_its_settings_so_a_rerun_with_only_out_continues_it(tmp_path, run_cli):
     out = tmp_path / "sweep"
-    first = cli(*SWEEP, "--epochs", "1", "--beta", "0.5", "2", "--out", str(out))
-    stdout, stderr = first.communicate(timeout=300)
-    assert first.returncode == 0, stderr
-    assert "wrote" in stdout and (out / "sweep.svg").is_file()
+    first = run_cli(*SWEEP, "--epochs", "1", "--beta", "0.5", "2", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "wrote" in first.stdout and (out / "sweep.svg").is_file()
     assert {p.name for p in out.iterdir()} >= {"beta-0.5", "beta-2", "sweep-config.json"}
-    again = cli("sweep", "--out", str(out), "--epochs", "2")
-    stdout, stderr = again.communicate(timeout=300)
-    assert again.returncode == 0, stderr
-    assert stdout.count("resumed") == 2
+    again = run_cli("sweep", "--out", str(out), "--epochs", "2")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("resumed") == 2
     assert [r.epochs for r in read_results(out)] == [2, 2]
     assert read_sweep_config(out).run.model.latent_dim == 3
 
