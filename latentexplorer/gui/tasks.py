@@ -162,7 +162,8 @@ class Task(QObject):
         self.cancel()
 
     def is_running(self) -> bool:
-        return not self._done
+        """The function has not returned yet (what it returned may still be on its way)."""
+        return not self._done and self.thread.isRunning()
 
     def cancel(self) -> None:
         """Ask the function to stop (it sees it at its next progress report or check); what it
