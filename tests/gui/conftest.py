@@ -11,12 +11,18 @@ busy 2-core machine OpenBLAS's waiting threads make each one ~10× slower (a win
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import hashlib
+
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
 from threadpoolctl import threadpool_limits
 
+from latentexplorer.analysis import mixture as mix
 from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.main_window import MainWindow
+from latentexplorer.gui.state import session as session_module
 from latentexplorer.gui.state.session import Session
 
 SETTINGS_ORGANISATION = "LatentExplorerTests"
@@ -37,6 +43,12 @@ def _private_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def _single_threaded_blas():
+    """Overrides the top-level fixture of this name for the GUI tests, so it must load scipy's
+    own OpenBLAS itself before setting the limit: a library loaded later keeps its two threads
+    (scikit-learn's GMM fits, with a tiny scipy.linalg.solve_triangular per component and EM
+    step, took 8 ms per solve on a busy 2-core machine: a window opening in 3-5 s, not 0.5 s)."""
+    import scipy.linalg  # noqa: F401
+
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
@@ -55,6 +67,41 @@ def session(qapp):
     s.shutdown()
 
 
+_kept_fits: dict[tuple, object] = {}
+
+
+@contextlib.contextmanager
+def fits_kept_across_tests():
+    """While a window fixture opens its run: a mixture fit of codes that an earlier fixture
+    fitted already is a copy of that fit, not a new one (~0.1 s of EM per window).
+
+    The fits are seeded (EM and k-means), so the copy is what a new fit returns, array for
+    array; the key is the codes' exact bytes, K, K-by-BIC and what else a fit depends on (the
+    subset size, and the fitting functions, should a test have replaced one). Only the
+    fixtures' own opening goes through it: a test that opens a run, changes K or refits fits
+    for real, and so do the `session` fixture and the app's start-up tests (test_startup.py)."""
+    real = session_module.fit_mixtures
+
+    def kept(codes, k, auto_k, native_threads=None):
+        key = (codes.dtype.str, codes.shape, hashlib.blake2b(codes.tobytes()).digest(), k, auto_k,
+               real, mix.FIT_SUBSET, mix.fit_gmm, mix.fit_kmeans, mix.choose_k)
+        if key not in _kept_fits:
+            _kept_fits[key] = real(codes, k, auto_k, native_threads)
+        return copy.deepcopy(_kept_fits[key])
+
+    session_module.fit_mixtures = kept
+    try:
+        yield
+    finally:
+        session_module.fit_mixtures = real
+
+
+@pytest.fixture
+def kept_fits():
+    """`fits_kept_across_tests`, for the window fixtures of test modules."""
+    return fits_kept_across_tests
+
+
 def _shown_window(qtbot) -> MainWindow:
     window = MainWindow()
     qtbot.addWidget(window)
@@ -70,7 +117,7 @@ def window(qtbot):
     Its views listen to `window.session` from the start, as in the app's own start-up
     (app.main builds the window first, then opens the run)."""
     window = _shown_window(qtbot)
-    with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000), fits_kept_across_tests():
         assert window.open_run(bundled_run("digits-vae-2d"))
     qtbot.wait(10)
     yield window
@@ -85,7 +132,7 @@ def sprites_window(qtbot):
     from latentexplorer.data.sprites import make_sprites
 
     window = _shown_window(qtbot)
-    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000), fits_kept_across_tests():
         assert window.session.open_run(bundled_run("sprites-betavae"), images=make_sprites(2000, size=32))
     qtbot.wait(10)
     yield window

@@ -17,13 +17,13 @@ HEART = 2
 
 
 @pytest.fixture
-def clip_window(qtbot):
+def clip_window(qtbot, kept_fits):
     """The main window on the bundled CLIP run with 3,000 freshly generated sprites."""
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000), kept_fits():
         assert window.session.open_run(bundled_run("sprites-clip"), images=make_sprites(3000, size=32, seed=7))
     qtbot.wait(10)
     yield window

@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -653,24 +655,75 @@ def test_opening_a_run_remembers_it_in_private_settings(window, settings_folder)
 # --- 9. the app starts --------------------------------------------------------------------
 
 
+# `python -m latentexplorer`, with one thing added: once the window has painted the run's points
+# and coloured them (the `startup` record that tests/gui/test_startup.py reads too), it prints
+# "up". The app runs as a user starts it otherwise (its REPORT_READY_ENV hook would quit).
+WATCHED_START = """
+import runpy, sys
+from PySide6.QtCore import QTimer
+import latentexplorer.gui.app as app
+
+start_window = app.start_window
+
+def watched_start_window(*args, **kwargs):
+    window = start_window(*args, **kwargs)
+
+    def check():
+        if window.startup.painted and window.startup.coloured:
+            timer.stop()
+            print("up", flush=True)
+
+    timer = QTimer(window, interval=50)
+    timer.timeout.connect(check)
+    timer.start()
+    return window
+
+app.start_window = watched_start_window
+sys.argv = ["latentexplorer"]
+runpy.run_module("latentexplorer", run_name="__main__", alter_sys=True)
+"""
+STILL_UP_S = 1.0  # after its start-up is done, the window waits for the user this long at least
+
+
+def _printed_up(proc: subprocess.Popen, timeout: float) -> bool:
+    """Whether `proc` prints the line "up" within `timeout` s (False once it has exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if readable:
+            line = proc.stdout.readline()
+            if not line:
+                return False  # end of file: the process is gone
+            if line.strip() == b"up":
+                return True
+        elif proc.poll() is not None:
+            return False
+    return False
+
+
 @pytest.mark.slow
 def test_the_app_starts_on_the_bundled_model(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
                XDG_CONFIG_HOME=str(tmp_path / "config"), LATENTEXPLORER_LOG_DIR=str(tmp_path / "logs"))
     stderr_path = tmp_path / "stderr.txt"
     with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "latentexplorer"], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen([sys.executable, "-c", WATCHED_START], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=stderr)
         try:
-            with pytest.raises(subprocess.TimeoutExpired):
-                proc.wait(timeout=8)  # still up after 8 s: the window is open, waiting for the user
+            up = _printed_up(proc, timeout=120)
+            if up:  # still up a moment later: the window is open, waiting for the user
+                time.sleep(STILL_UP_S)
+            alive = proc.poll() is None
             proc.terminate()
             code = proc.wait(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
+            proc.stdout.close()
     text = stderr_path.read_text(errors="replace")
+    assert up, f"the window never painted and coloured the bundled run; exit code {code}, stderr:\n{text}"
+    assert alive, f"the app quit by itself after its start-up, exit code {code}, stderr:\n{text}"
     assert code == -signal.SIGTERM, f"exit code {code}, stderr:\n{text}"
     assert "Traceback" not in text, text
     log = tmp_path / "logs" / "latentexplorer.log"

@@ -16,12 +16,12 @@ from latentexplorer.gui.widgets.images import to_uint8
 
 
 @pytest.fixture
-def strokes_window(qtbot):
+def strokes_window(qtbot, kept_fits):
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000):
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000), kept_fits():
         assert window.open_run(bundled_run("strokes-seqvae"))
     yield window
     window.session.shutdown()

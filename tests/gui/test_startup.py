@@ -14,6 +14,7 @@ import pytest
 
 from latentexplorer.analysis import mixture as mix
 from latentexplorer.bundled import bundled_run
+from latentexplorer.gui import app as app_module
 from latentexplorer.gui.app import REPORT_READY_ENV, StartupSequence, start_window
 from latentexplorer.gui.main_window import MainWindow
 from latentexplorer.gui.state.session import Session
@@ -68,7 +69,8 @@ def test_the_deferred_fit_is_the_synchronous_one(app_window, session, qtbot):
     np.testing.assert_array_equal(deferred.labels, session.colouring.mixture.labels)
 
 
-def test_a_window_that_never_paints_is_coloured_all_the_same(qtbot):
+def test_a_window_that_never_paints_is_coloured_all_the_same(qtbot, monkeypatch):
+    monkeypatch.setattr(app_module, "FIT_FALLBACK_MS", 100)  # the fallback's delay, not 2 s of waiting
     window = MainWindow()  # never shown
     qtbot.addWidget(window)
     assert window.session.open_run(bundled_run(), fit=False)

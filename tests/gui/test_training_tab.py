@@ -1,9 +1,10 @@
 """The training tab driven through its real widgets: fill the form, press Start / Pause / Stop,
 watch the plot, follow the model in the explorer, close the window mid-run.
 
-Every run trains for real (the core Trainer in the tab's QThread) on small data: 1,500-3,000
+Every run trains for real (the core Trainer in the tab's QThread) on small data: 400-1,500
 sprites of 16 px (a conv net where the architecture matters, an MLP elsewhere), so a run of
-two epochs takes about a second. What is checked is what the user sees (the plot's buffers,
+two epochs takes well under a second; a run the test acts on while it trains is given far
+more epochs than it can finish meanwhile. What is checked is what the user sees (the plot's buffers,
 the KL bars, the message label, the buttons, the explorer's run) against what the trainer
 recorded in the run folder (steps.csv, history.csv, state.json, the weights).
 
@@ -30,7 +31,7 @@ from latentexplorer.training.trainer import STEP_LOG_EVERY
 
 LEFT = Qt.MouseButton.LeftButton
 RUN_TIMEOUT = 90_000  # ms for a short run to end on a busy 2-core machine
-LONG = {"items": 3000, "epochs": 200}  # a run that is still going when the test acts on it
+LONG = {"items": 1000, "epochs": 600}  # a run that is still going when the test acts on it
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -156,7 +157,8 @@ def tab(window, monkeypatch):
 def test_a_run_from_the_form_plots_what_the_trainer_reported_and_opens_in_the_explorer(
         window, tab, qtbot, tmp_path):
     out = tmp_path / "sprites-vae"
-    fill_form(qtbot, tab, out, arch="auto", epochs=2)  # a conv net at 16 px
+    items, batch = 400, 16  # a conv net at 16 px: 360 training items, 23 steps per epoch
+    fill_form(qtbot, tab, out, arch="auto", items=items, batch=batch, epochs=2)
     tab.follow.setChecked(False)
     assert not tab.open_button.isEnabled()
     ends = click_start(qtbot, tab)
@@ -168,13 +170,13 @@ def test_a_run_from_the_form_plots_what_the_trainer_reported_and_opens_in_the_ex
     assert run.epoch == 2 and run.config.model.image_shape == (1, 16, 16)
     assert run.config.model.latent_dim == 4 and run.config.model.hidden == (64,)
     assert run.config.model.resolved_architecture == "conv"
-    assert run.config.data.name == "sprites" and run.config.data.n == 1500
+    assert run.config.data.name == "sprites" and run.config.data.n == items
     assert_finite_weights(out)
 
     # the plot holds exactly the step reports the trainer recorded, in order
     steps = run.steps()
     steps_per_epoch = tab.steps_per_epoch
-    assert steps_per_epoch == int(np.ceil(1350 / 64))  # 10% of 1,500 held out for validation
+    assert steps_per_epoch == int(np.ceil(360 / batch))  # 10% of 400 held out for validation
     assert len(steps) == (2 * steps_per_epoch) // STEP_LOG_EVERY >= 3
     plot = tab.loss_plot
     assert len(plot.x) == len(steps)
@@ -206,7 +208,7 @@ def test_a_run_from_the_form_plots_what_the_trainer_reported_and_opens_in_the_ex
     window.tabs.setCurrentIndex(0)
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Explorer"
     assert out.name in window.windowTitle()
-    assert "1,500 items" in window.status.text()
+    assert f", {items:,} items" in window.status.text()
     assert len(window.session.opened.mu) == len(window.session.opened.images)
     assert window.session.opened.mu.shape[1] == 4
 
@@ -329,7 +331,7 @@ def test_follow_shows_each_epochs_model_then_returns_and_scrub_moves_between_epo
     session = window.session
     previous_run, previous_images = session.opened.run, session.opened.images
     out = tmp_path / "followed"
-    fill_form(qtbot, tab, out, epochs=3)
+    fill_form(qtbot, tab, out, items=500, epochs=3)
     tab.follow.setChecked(True)
     shown = []  # what the explorer showed, each time its model changed
 
@@ -403,7 +405,7 @@ def test_each_followed_epoch_is_drawn_once_with_the_colours_of_its_own_codes(
 
     monkeypatch.setattr(live, "FIT_BUDGET", 1e9)  # every epoch's fit is within budget
     session, cloud = window.session, window.scatter.points
-    fill_form(qtbot, tab, tmp_path / "followed", epochs=4)
+    fill_form(qtbot, tab, tmp_path / "followed", items=500, epochs=4)
     tab.follow.setChecked(True)
     frames = []  # per projection change while following: (epoch, colours match the codes, busy)
 
@@ -483,7 +485,7 @@ def test_follow_toggled_mid_run_returns_to_the_previous_model_and_back(window, t
 
 
 def test_after_a_followed_run_the_explorer_is_not_left_busy(window, tab, qtbot, tmp_path):
-    fill_form(qtbot, tab, tmp_path / "followed", epochs=2)
+    fill_form(qtbot, tab, tmp_path / "followed", items=500, epochs=2)
     tab.follow.setChecked(True)
     ends = click_start(qtbot, tab)
     wait_until_finished(qtbot, tab, ends)
@@ -510,7 +512,7 @@ def test_stop_mid_run_ends_within_seconds_and_keeps_the_last_complete_epoch(tab,
     assert not ends.failed
     result = ends.finished[0]
     assert result.status == "cancelled"
-    assert 1 <= result.epochs_done < 200
+    assert 1 <= result.epochs_done < LONG["epochs"]
     assert tab.run.thread.wait(10_000) and tab.run.thread.isFinished()
     assert len(tab.loss_plot.val_x) == result.epochs_done  # every saved epoch was reported
     assert f"({result.epochs_done})" in tab.message.text()
@@ -739,7 +741,7 @@ def test_continue_run_while_training_leaves_the_form_alone(tab, qtbot, tmp_path)
         assert "already in progress" in tab.message.text()
         assert tab.form.out.text() == str(out)
         assert tab.form.dataset.currentText() == "sprites"
-        assert tab.form.epochs.value() == 200
+        assert tab.form.epochs.value() == LONG["epochs"]
     finally:
         stop_and_wait(qtbot, tab, ends)
 
