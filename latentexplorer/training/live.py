@@ -2,7 +2,7 @@
 training loop) driven from another thread, handing plain records to whoever watches.
 
 Records, in order, through `send`:
-    ("started", trainer)            once the data and model are ready
+    ("started", TrainingStart)      once the data and model are ready
     ("step", StepMetrics)           every few steps
     ("epoch", (EpochMetrics, EpochSnapshot))   after each saved epoch
 
@@ -57,6 +57,18 @@ class EpochSnapshot:
         return size
 
 
+@dataclass(frozen=True)
+class TrainingStart:
+    """What a watcher needs once a run is ready, copied in the training thread: the trainer
+    itself moves on (a resumed run's next epoch may end before the watcher reads it)."""
+
+    config: RunConfig
+    steps_per_epoch: int
+    step: int  # steps done before this session (a resumed run)
+    history: tuple[dict, ...]  # the epochs done before this session
+    steps_log: tuple[dict, ...]
+
+
 def follow_subset(images: ImageSet, n: int = FOLLOW_ITEMS) -> ImageSet:
     """The same seeded `n` training items every epoch, so the scatter moves, not reshuffles."""
     if len(images) <= n:
@@ -106,8 +118,10 @@ class LiveTraining:
         self.follow_images = follow_subset(self.trainer.train_set)
         if self._paused:
             self.trainer.pause()
-        send(("started", self.trainer))
-        return self.trainer.fit()
+        t = self.trainer
+        send(("started", TrainingStart(t.config, t.steps_per_epoch(), t.step,
+                                       tuple(dict(h) for h in t.history), tuple(dict(r) for r in t.steps_log))))
+        return t.fit()
 
     def _on_epoch(self, metrics: EpochMetrics) -> None:
         model = copy.deepcopy(self.trainer.model).cpu().eval()

@@ -807,3 +807,27 @@ def test_continue_run_loads_the_config_into_the_form_and_trains_on(tab, qtbot, t
     steps = run.steps()
     assert len(tab.loss_plot.x) == len(steps)
     np.testing.assert_allclose(tab.loss_plot.series["total"], [r["total"] for r in steps], rtol=1e-12)
+
+
+def test_a_continued_run_shows_each_epoch_once_however_late_the_window_reads_its_start(
+        tab, qtbot, tmp_path, monkeypatch):
+    """The start of a resumed run is copied in the training thread: a GUI thread busy for a
+    second (the next epoch ends meanwhile) once read the trainer's live history and plotted
+    that epoch twice."""
+    from latentexplorer.gui.training.training_tab import TrainingTab
+
+    folder = tmp_path / "two-epochs"
+    small_run(folder, epochs=2)
+    started = TrainingTab._started
+
+    def late(self, start) -> None:
+        time.sleep(1.0)  # the window is busy elsewhere; the training thread trains on
+        started(self, start)
+
+    monkeypatch.setattr(TrainingTab, "_started", late)
+    tab.follow.setChecked(False)
+    ends = Ends(tab)
+    assert tab.continue_run(folder, epochs=3)
+    result = wait_until_finished(qtbot, tab, ends)
+    assert result.status == "completed" and result.epochs_done == 3
+    assert tab.loss_plot.val_x == [1, 2, 3]

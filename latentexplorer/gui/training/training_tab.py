@@ -33,7 +33,7 @@ from latentexplorer.gui.tasks import Task
 from latentexplorer.gui.training.training_form import TrainingForm, expected_shape
 from latentexplorer.gui.training.training_plots import KLBars, LossPlot
 from latentexplorer.gui.training.training_task import train_in_task
-from latentexplorer.training.live import FOLLOW_ITEMS, EpochSnapshot, LiveTraining
+from latentexplorer.training.live import FOLLOW_ITEMS, EpochSnapshot, LiveTraining, TrainingStart
 from latentexplorer.training.warm_up import TorchWarmUp
 
 MAX_SNAPSHOT_BYTES = 256 * 2**20
@@ -231,16 +231,16 @@ class TrainingTab(QWidget):
         elif kind == "started":
             self._started(value)
 
-    def _started(self, trainer) -> None:
-        self.config = trainer.config
+    def _started(self, start: TrainingStart) -> None:
+        self.config = start.config
         self.follow_images = self.live.follow_images
-        self.steps_per_epoch = trainer.steps_per_epoch()
+        self.steps_per_epoch = start.steps_per_epoch
         self.progress.setRange(0, self.config.train.epochs * self.steps_per_epoch)
-        self.progress.setValue(trainer.step)
-        self._first_step = trainer.step
+        self.progress.setValue(start.step)
+        self._first_step = start.step
         self._started_at = time.perf_counter()
-        if trainer.history:  # a resumed run: show what it has done so far
-            self.loss_plot.show_history(trainer.steps_log, trainer.history)
+        if start.history:  # a resumed run: show what it had done before
+            self.loss_plot.show_history(list(start.steps_log), list(start.history))
 
     def _step(self, m) -> None:
         self.loss_plot.add_step(m.progress, {"total": m.total, "recon": m.recon, "kl": m.kl, "reg": m.reg})
