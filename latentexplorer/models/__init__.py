@@ -16,10 +16,12 @@ from latentexplorer.models.linear import (
 )
 from latentexplorer.models.sequence import SequenceVAE
 from latentexplorer.models.vae import VAE
+from latentexplorer.models.wrapped import ModelError, WrappedModel, wrap
 
 __all__ = [
-    "Autoencoder", "CLIPModel", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "PCAModel",
-    "Posterior", "SequenceVAE", "VAE", "build_model", "fit_linear_model", "prior_log_prob",
+    "Autoencoder", "CLIPModel", "FactorAnalysisModel", "LatentModel", "LossTerms", "ModelConfig", "ModelError",
+    "PCAModel", "Posterior", "SequenceVAE", "VAE", "WrappedModel", "build_model", "fit_linear_model",
+    "prior_log_prob", "wrap",
 ]
 
 
