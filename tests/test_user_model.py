@@ -121,3 +121,32 @@ def test_a_pickled_whole_model_is_refused_and_never_executed(tmp_path, user_file
                         init={"hidden": 16}, image_shape=SHAPE)
     with pytest.raises(ModelError, match="not found"):
         read_state_dict(tmp_path / "nowhere.pt")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model", "nowhere.models:VAE", "--model-file", None], "could not import nowhere.models: ModuleNotFoundError"),
+    (["--model-file", "missing.py"], "model file not found: missing.py"),
+    (["--init", "[16]"], "--init must be a JSON object"),
+    (["--init", "{hidden: 16}"], "--init is not JSON"),
+    (["--image-shape", "1,28,28"], "digits has images of shape (1, 8, 8), but the model is said to read (1, 28, 28)"),
+    (["--weights", "whole.pt"], "never unpickled"),
+    (["--init", '{"hidden": 32}'], "shape: fc1.weight (16, 64) ≠ (32, 64)"),
+], ids=["module", "model-file", "init-list", "init-json", "image-shape", "whole-model", "architecture"])
+def test_latentexplorer_open_says_what_is_wrong_in_one_line_before_any_window(
+        user_files, run_cli, monkeypatch, extra, message):
+    import latentexplorer.gui.app
+
+    def no_window(**_):
+        raise AssertionError("a window opened for a model that does not load")
+
+    monkeypatch.setattr(latentexplorer.gui.app, "main", no_window)
+    folder, module = user_files
+    torch.save(module, folder / "whole.pt")
+    monkeypatch.chdir(folder)
+    args = {"--model": "my_vae:VAE", "--model-file": "my_vae.py", "--weights": "vae.pt",
+            "--init": '{"hidden": 16}'}
+    args.update(dict(zip(extra[::2], extra[1::2])))
+    result = run_cli("open", *[part for pair in args.items() if pair[1] is not None for part in pair])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""The command line: `latentexplorer [gui|train|sweep|evaluate|encode|install-desktop] ...`.
+"""The command line: `latentexplorer [gui|open|train|sweep|evaluate|encode|install-desktop] ...`.
 
 One module per sub-command, each with `add_parser` and `run`; this module only assembles
 them, so no sub-command imports another through it. With no sub-command it opens the GUI
@@ -12,14 +12,14 @@ import sys
 from collections.abc import Callable
 
 from latentexplorer import __version__
-from latentexplorer.cli import encode, evaluate, gui, install_desktop, sweep, train
+from latentexplorer.cli import encode, evaluate, gui, install_desktop, open_model, sweep, train
 from latentexplorer.errors import UserError
 
 EXIT_USER_ERROR = 2
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "gui": gui.run, "train": train.run, "sweep": sweep.run, "evaluate": evaluate.run,
-    "encode": encode.run, "install-desktop": install_desktop.run,
+    "encode": encode.run, "install-desktop": install_desktop.run, "open": open_model.run,
 }
 
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui.add_parser(sub)
+    open_model.add_parser(sub)
     train_parser = train.add_parser(sub)
     evaluate.add_parser(sub)
     encode.add_parser(sub)

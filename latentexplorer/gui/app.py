@@ -129,8 +129,9 @@ def _paint_target(scatter) -> QObject:
     return viewport() if callable(viewport) else scatter
 
 
-def start_window(run: str | None = None):
-    """The main window, shown and opened on `run` (default: the bundled digits VAE).
+def start_window(run: str | None = None, opened: tuple | None = None):
+    """The main window, shown and opened on `run` (default: the bundled digits VAE), or on
+    `opened`, an in-memory (Run, ImageSet) such as a user's own model (`latentexplorer open`).
 
     The bundled model's points appear first, grey; its mixture is fitted in a worker once the
     window has painted them (see StartupSequence)."""
@@ -139,7 +140,9 @@ def start_window(run: str | None = None):
 
     window = MainWindow()
     window.show()
-    if run is None:
+    if opened is not None:
+        window.session.use_model(*opened, fit=False)
+    elif run is None:
         window.session.open_run(bundled_run(), fit=False)
     else:
         window.open_run(run)
@@ -150,13 +153,14 @@ def start_window(run: str | None = None):
     return window
 
 
-def main(run: str | None = None) -> int:
-    """Open the main window on `run` (default: the bundled digits VAE) and run the app."""
+def main(run: str | None = None, opened: tuple | None = None) -> int:
+    """Open the main window on `run` (default: the bundled digits VAE), or on an in-memory
+    (Run, ImageSet), and run the app."""
     from latentexplorer.logs import setup_logging
 
     setup_logging()
     app = create_app()
-    window = start_window(run)  # noqa: F841 (kept alive while the app runs)
+    window = start_window(run, opened)  # noqa: F841 (kept alive while the app runs)
     return app.exec()
 
 

@@ -102,13 +102,14 @@ class Session(QObject):
 
     def use_model(self, run: Run, images: ImageSet | None = None,
                   codes: tuple[np.ndarray, np.ndarray] | None = None,
-                  mixtures: MixtureFits | None = None) -> None:
-        """Show an in-memory run (e.g. the model in training) on the given or current data;
-        `codes` (μ, log σ²) when the caller has encoded the items already, and `mixtures`
-        when it has fitted them to those codes with the K shown."""
+                  mixtures: MixtureFits | None = None, fit: bool = True) -> None:
+        """Show an in-memory run (the model in training, a user's own model) on the given or
+        current data; `codes` (μ, log σ²) when the caller has encoded the items already, and
+        `mixtures` when it has fitted them to those codes with the K shown. `fit=False` leaves
+        the fit to the caller (the app's start-up, once its first picture is up)."""
         images = images if images is not None else self.opened.images
         fitted = codes is not None and self.colouring.fits_shown_k(mixtures, len(codes[0]))
-        self._install(run, images, codes, fit=not fitted)
+        self._install(run, images, codes, fit=fit and not fitted)
         if fitted:
             self.colouring.apply_fit(mixtures)
 
