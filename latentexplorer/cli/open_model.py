@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="its state_dict: .safetensors, or .pt/.pth saved with torch.save(model.state_dict(), …)")
     p.add_argument("--data", choices=DATASETS, help="data source (default: digits, or npz for a .npz --data-root)")
     p.add_argument("--data-root", help="folder of the torchvision files / images, or the .npz file")
+    p.add_argument("--size", type=int, help="image size for sprites and image folders")
+    p.add_argument("--items", type=int, help="number of items (a seeded subset; sprites: how many to generate)")
     p.add_argument("--image-shape", help="C,H,W the model reads (default: the data's)")
     p.add_argument("--input", choices=INPUTS, default="auto",
                    help="image: N×C×H×W; flat: N×(C·H·W), as the PyTorch-examples VAE; auto: try both")
@@ -57,7 +59,7 @@ def prepare(args: argparse.Namespace):
     if not isinstance(init, dict):
         raise UserError("--init must be a JSON object of keyword arguments, e.g. '{\"latent\": 20}'")
     name = args.data or ("npz" if str(args.data_root or "").endswith((".npz", ".npy")) else "digits")
-    data = DataConfig(name=name, root=args.data_root)
+    data = DataConfig(name=name, root=args.data_root, size=args.size, n=args.items)
     images = load_dataset(data)
     shape = image_shape(args.image_shape) if args.image_shape else images.image_shape
     if tuple(images.image_shape) != tuple(shape):
