@@ -21,6 +21,7 @@ import io  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import textwrap  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -117,3 +118,35 @@ def run_cli_in_process(*args: str) -> CliResult:
 def run_cli():
     """`run_cli_in_process`, for tests and fixtures of any scope."""
     return run_cli_in_process
+
+
+USER_VAE_SOURCE = textwrap.dedent('''
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+
+    class VAE(nn.Module):
+        """pytorch/examples vae/main.py at 8×8 (scikit-learn's digits)."""
+
+        def __init__(self, hidden=32, latent=3):
+            super().__init__()
+            self.fc1 = nn.Linear(64, hidden)
+            self.fc21 = nn.Linear(hidden, latent)
+            self.fc22 = nn.Linear(hidden, latent)
+            self.fc3 = nn.Linear(latent, hidden)
+            self.fc4 = nn.Linear(hidden, 64)
+
+        def encode(self, x):
+            h1 = F.relu(self.fc1(x.view(-1, 64)))
+            return self.fc21(h1), self.fc22(h1)
+
+        def decode(self, z):
+            return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
+''')
+
+
+@pytest.fixture(scope="session")
+def user_vae_source() -> str:
+    """A user's own VAE file, written as users write it (plain PyTorch, none of our classes)."""
+    return USER_VAE_SOURCE

@@ -5,7 +5,6 @@ pickled whole model (refused, and never executed)."""
 from __future__ import annotations
 
 import pickle
-import textwrap
 
 import pytest
 import torch
@@ -15,35 +14,13 @@ from latentexplorer.models import ModelError
 from latentexplorer.models.user_model import load_model_class, load_user_model, read_state_dict
 
 SHAPE = (1, 8, 8)
-MODEL_SOURCE = textwrap.dedent('''
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-
-    class VAE(nn.Module):
-        def __init__(self, hidden=32, latent=3):
-            super().__init__()
-            self.fc1 = nn.Linear(64, hidden)
-            self.fc21 = nn.Linear(hidden, latent)
-            self.fc22 = nn.Linear(hidden, latent)
-            self.fc3 = nn.Linear(latent, hidden)
-            self.fc4 = nn.Linear(hidden, 64)
-
-        def encode(self, x):
-            h1 = F.relu(self.fc1(x.view(-1, 64)))
-            return self.fc21(h1), self.fc22(h1)
-
-        def decode(self, z):
-            return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
-''')
 
 
 @pytest.fixture
-def user_files(tmp_path):
+def user_files(tmp_path, user_vae_source):
     """The user's model file and its weights saved both ways, as a user saves them."""
     source = tmp_path / "my_vae.py"
-    source.write_text(MODEL_SOURCE)
+    source.write_text(user_vae_source)
     cls = load_model_class("my_vae:VAE", source)
     torch.manual_seed(0)
     module = cls(hidden=16)

@@ -5,7 +5,6 @@ previews and the bounds come from the user's network."""
 from __future__ import annotations
 
 import gc
-import textwrap
 
 import numpy as np
 import pytest
@@ -22,37 +21,12 @@ from latentexplorer.gui.state.previews import InterpolationPreview, LocationPrev
 from latentexplorer.models import WrappedModel
 from latentexplorer.models.user_model import load_model_class
 
-MODEL_SOURCE = textwrap.dedent('''
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-
-    class VAE(nn.Module):
-        """pytorch/examples vae/main.py at 8×8."""
-
-        def __init__(self, hidden=32, latent=2):
-            super().__init__()
-            self.fc1 = nn.Linear(64, hidden)
-            self.fc21 = nn.Linear(hidden, latent)
-            self.fc22 = nn.Linear(hidden, latent)
-            self.fc3 = nn.Linear(latent, hidden)
-            self.fc4 = nn.Linear(hidden, 64)
-
-        def encode(self, x):
-            h1 = F.relu(self.fc1(x.view(-1, 64)))
-            return self.fc21(h1), self.fc22(h1)
-
-        def decode(self, z):
-            return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
-''')
-
 
 @pytest.fixture(scope="module")
-def user_vae(tmp_path_factory):
+def user_vae(tmp_path_factory, user_vae_source):
     """The user's file and weights, trained for 150 steps on the digits."""
     folder = tmp_path_factory.mktemp("user")
-    (folder / "my_vae.py").write_text(MODEL_SOURCE)
+    (folder / "my_vae.py").write_text(user_vae_source)
     module = load_model_class("my_vae:VAE", folder / "my_vae.py")()
     x = load_dataset(DataConfig(name="digits")).float_batch(np.arange(1797)).flatten(1)
     optimiser = torch.optim.Adam(module.parameters(), lr=1e-2)
