@@ -182,18 +182,18 @@ class Task(QObject):
 
     @Slot(object)
     def _on_result(self, value: object) -> None:
-        stale = self.stale
-        self._finish()
-        if not stale:
-            self.result.emit(value)
-        self.finished.emit()
+        self._deliver(self.result, value)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        self._deliver(self.failed, message)
+
+    def _deliver(self, signal, value: object) -> None:
+        """End the task: `signal(value)` unless the result is no longer wanted, then `finished`."""
         stale = self.stale
         self._finish()
         if not stale:
-            self.failed.emit(message)
+            signal.emit(value)
         self.finished.emit()
 
     @Slot()
@@ -258,11 +258,7 @@ class TaskRunner(QObject):
         tasks = list(self._tasks)
         for task in tasks:
             task.drop()
-        joined = all([task.wait(msecs) for task in tasks])
-        for task in tasks:
-            task.thread.quit()
-            task.thread.wait(msecs)
-        return joined
+        return all([task.wait(msecs) for task in tasks])
 
     def _forget(self, task: Task) -> None:
         if task in self._tasks:

@@ -9,6 +9,7 @@ sample(n) → images decoded from z ~ p(z) = N(0, I)
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -64,6 +65,15 @@ class Posterior:
         return Posterior(
             self.mu.detach(), self.logvar.detach(), None if self.cov is None else self.cov.detach()
         )
+
+
+def eval_copy(model: nn.Module) -> nn.Module:
+    """A copy of a model for looking at it: on the CPU, in eval mode, no gradients; never the
+    model an optimiser is changing (the explorer's copy, a training run's epoch snapshot)."""
+    model = copy.deepcopy(model).cpu().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
 def prior_log_prob(z: torch.Tensor) -> torch.Tensor:

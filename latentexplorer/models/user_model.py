@@ -16,16 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from latentexplorer.models.wrapped import ModelError, WrappedModel, wrap
+from latentexplorer.models.wrapped import ModelError, WrappedModel, last_line, wrap
 
 SAVE_A_STATE_DICT = ('save the weights alone with torch.save(model.state_dict(), "vae.pt") '
                      "(or safetensors.torch.save_file(model.state_dict(), \"vae.safetensors\"))")
 NESTED_KEYS = ("state_dict", "model_state_dict", "model")  # common checkpoint layouts
-
-
-def _last_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[-1] if text else ''}".rstrip(": ")
 
 
 def load_model_class(spec: str, model_file: str | Path | None = None) -> type:
@@ -52,7 +47,7 @@ def load_model_class(spec: str, model_file: str | Path | None = None) -> type:
         raise
     except Exception as exc:  # the import's own error, in one line
         where = model_file or module_name
-        raise ModelError(f"could not import {where}: {_last_line(exc)}") from exc
+        raise ModelError(f"could not import {where}: {last_line(exc)}") from exc
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
         raise ModelError(f"{model_file or module_name} has no class {class_name}")
@@ -70,7 +65,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path))
         except Exception as exc:
-            raise ModelError(f"{path} is not a safetensors file: {_last_line(exc)}") from exc
+            raise ModelError(f"{path} is not a safetensors file: {last_line(exc)}") from exc
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only refuses any object that is not a tensor or container
@@ -114,7 +109,7 @@ def load_user_model(spec: str, weights: str | Path, *, image_shape: tuple[int, i
         module = cls(**(init or {}))
     except Exception as exc:
         raise ModelError(f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in (init or {}).items())}) "
-                         f"failed: {_last_line(exc)}; give the constructor's arguments with --init JSON") from exc
+                         f"failed: {last_line(exc)}; give the constructor's arguments with --init JSON") from exc
     if not isinstance(module, nn.Module):
         raise ModelError(f"{cls.__name__} is not a torch.nn.Module")
     load_weights(module, read_state_dict(weights), f"the weights in {Path(weights).name}")

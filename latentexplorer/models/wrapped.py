@@ -37,6 +37,12 @@ class ModelError(UserError):
     """A user's model that does not fit the protocol (shapes, outputs, values)."""
 
 
+def last_line(exc: BaseException) -> str:
+    """An exception in one line: its type and the last line of its message."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[-1] if text else ''}".rstrip(": ")
+
+
 class WrappedModel(LatentModel):
     """The protocol around a user's module; it owns the module (its weights are the user's)."""
 
@@ -168,8 +174,8 @@ def _probe_encoder(module: nn.Module, image_shape: tuple[int, int, int], input: 
         except ModelError:
             raise
         except Exception as exc:  # the module's own error: try the next layout, report if none
-            failures.append(f"{layout} input ({'N×' + str(math.prod(image_shape)) if layout == 'flat' else 'N×C×H×W'}): "
-                            f"{type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''}")
+            read_as = f"N×{math.prod(image_shape)}" if layout == "flat" else "N×C×H×W"
+            failures.append(f"{layout} input ({read_as}): {last_line(exc)}")
             continue
         mu = out[0] if isinstance(out, (tuple, list)) else out
         if len(mu) != PROBE_ITEMS:
@@ -202,9 +208,8 @@ def _probe_decoder(wrapped: WrappedModel, output: str, likelihood: str, notes: l
     try:
         raw = wrapped.module.decode(z)
     except Exception as exc:
-        last = str(exc).splitlines()[-1] if str(exc) else ""
         raise ModelError(f"decode fails on codes of {wrapped.latent_dim} dimensions (what encode "
-                         f"returns): {type(exc).__name__}: {last}") from exc
+                         f"returns): {last_line(exc)}") from exc
     if not isinstance(raw, torch.Tensor):
         raise ModelError(f"decode returned {type(raw).__name__}, not a tensor")
     shape = wrapped.config.image_shape

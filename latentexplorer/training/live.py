@@ -13,7 +13,6 @@ thread no encoding and no fit, and it can show each epoch in one picture."""
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import time
@@ -28,6 +27,7 @@ from latentexplorer.analysis.view_mixtures import MixtureFits, fit_mixtures
 from latentexplorer.config import RunConfig
 from latentexplorer.data import ImageSet
 from latentexplorer.logs import get_logger
+from latentexplorer.models.base import eval_copy
 from latentexplorer.training.records import EpochMetrics, TrainResult
 from latentexplorer.training.run import prepare_training
 
@@ -124,9 +124,7 @@ class LiveTraining:
         return t.fit()
 
     def _on_epoch(self, metrics: EpochMetrics) -> None:
-        model = copy.deepcopy(self.trainer.model).cpu().eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
+        model = eval_copy(self.trainer.model)
         mu, logvar = encode_all(model, self.follow_images)
         mixtures = self._fit_mixtures(mu, metrics.seconds)
         self._send(("epoch", (metrics, EpochSnapshot(metrics.epoch, model, mu, logvar, mixtures))))

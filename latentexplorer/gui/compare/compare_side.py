@@ -19,13 +19,12 @@ from latentexplorer.bundled import bundled_runs
 from latentexplorer.checkpoint import Run, load_run, read_config
 from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError
+from latentexplorer.gui.state.opened_run import MODEL_KINDS
 from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.passive_scatter import PassiveScatter
 
 OPEN_ITEM = "Open…"
 PICK_RADIUS_PX = 8.0
-KIND_NAMES = {"ae": "autoencoder", "vae": "VAE", "betavae": "β-VAE", "pca": "PCA", "fa": "factor analysis",
-              "seqvae": "sequence VAE"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class ComparedRun:
 
     def describe(self) -> str:
         cfg = self.run.config.model
-        kind = KIND_NAMES.get(cfg.kind, cfg.kind)
+        kind = MODEL_KINDS.get(cfg.kind, cfg.kind)
         text = f"{kind} · {self.images.name}, {len(self.images):,} items · {cfg.latent_dim}-d latent"
         if cfg.is_linear:
             text += f"\n{self.run.model.summary()}"

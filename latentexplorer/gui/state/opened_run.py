@@ -24,19 +24,9 @@ from latentexplorer.gui.widgets.images import display_images
 
 NEIGHBOURS = 6
 
-MODEL_KINDS = {"ae": "autoencoder", "vae": "VAE", "pca": "PCA", "fa": "factor analysis",
-               "seqvae": "sequence VAE"}
-
-
-def eval_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """The explorer's own copy of a model: on the CPU, in eval mode, no gradients; never the
-    model an optimiser is changing."""
-    import copy
-
-    model = copy.deepcopy(model).cpu().eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
+MODEL_KINDS = {"ae": "autoencoder", "vae": "VAE", "betavae": "β-VAE", "pca": "PCA",
+               "fa": "factor analysis", "seqvae": "sequence VAE"}
+"""A model kind in words (the status bar, the Compare tab's sides)."""
 
 
 def check_shape(run: Run, images: ImageSet) -> None:

@@ -27,11 +27,12 @@ from latentexplorer.config import DataConfig
 from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import UserError
 from latentexplorer.gui.state.colouring import Colouring
-from latentexplorer.gui.state.opened_run import OpenedRun, check_shape, eval_copy
+from latentexplorer.gui.state.opened_run import OpenedRun, check_shape
 from latentexplorer.gui.state.selection import Selection
 from latentexplorer.gui.state.view import ViewState
 from latentexplorer.gui.tasks import Task, TaskRunner
 from latentexplorer.logs import get_logger
+from latentexplorer.models.base import eval_copy
 
 SYNC_FIT_LIMIT = 20_000
 """Mixtures of up to this many codes are fitted at once; larger ones in a task."""
@@ -145,8 +146,10 @@ class Session(QObject):
             self.refit()
 
     def _install(self, run: Run, images: ImageSet,
-                 codes: tuple[np.ndarray, np.ndarray] | None = None, fit: bool = True) -> None:
-        model = eval_copy(run.model)
+                 codes: tuple[np.ndarray, np.ndarray] | None = None, fit: bool = True,
+                 model=None) -> None:
+        """`model`: the eval copy `codes` were encoded with, when a task made one already."""
+        model = model if model is not None else eval_copy(run.model)
         self._cancel_encoding()
         if codes is None and len(images) > SYNC_ENCODE_LIMIT:
             self._start_encoding(run, model, images, fit)  # what is open stays until then
@@ -182,16 +185,16 @@ class Session(QObject):
         task = self.tasks.start(encode_all, model, images, ENCODE_BATCH, name="encode", progress=True)
         self._encoding = task
         task.progress.connect(self.encodeProgress)
-        task.result.connect(lambda codes: self._encoded(task, run, images, codes, fit))
+        task.result.connect(lambda codes: self._encoded(task, run, model, images, codes, fit))
         task.failed.connect(lambda message: self.report_error(f"encoding failed: {message}"))
         task.finished.connect(lambda: self._encoding_over(task))
         self.report_busy(True, f"encoding {len(images):,} items with {run.name}…")
         self.encodeProgress.emit(0, len(images))
 
-    def _encoded(self, task: Task, run: Run, images: ImageSet, codes, fit: bool) -> None:
+    def _encoded(self, task: Task, run: Run, model, images: ImageSet, codes, fit: bool) -> None:
         if self._encoding is task:
             self._encoding_over(task)
-            self._install(run, images, codes, fit=fit)
+            self._install(run, images, codes, fit=fit, model=model)
 
     def _encoding_over(self, task: Task) -> None:
         if self._encoding is task:
