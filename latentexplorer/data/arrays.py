@@ -48,21 +48,30 @@ def load_arrays(path: str | Path) -> ImageSet:
         if names is not None:
             class_names = tuple(str(c) for c in np.ravel(names))
 
-    images = _to_nchw(file, images)
-    images = _to_image_range(file, images)
+    return image_set_from_arrays(images, labels, class_names, name=file.stem, source=str(file),
+                                 meta={"root": str(file)})
+
+
+def image_set_from_arrays(images: np.ndarray, labels: np.ndarray | None = None,
+                          class_names: tuple[str, ...] = (), *, name: str = "arrays",
+                          source: str = "the arrays", meta: dict | None = None) -> ImageSet:
+    """An ImageSet from in-memory arrays, checked as a file's are: the same layouts and value
+    ranges for a .npz and for `le.show(model, array)`; `source` names them in messages."""
+    images = _to_nchw(source, np.asarray(images))
+    images = _to_image_range(source, images)
     if labels is not None:
-        labels = _check_labels(file, labels, len(images))
+        labels = _check_labels(source, labels, len(images))
         needed = int(labels.max(initial=-1)) + 1
         if not class_names:
             class_names = tuple(str(i) for i in range(needed))
         elif len(class_names) < needed:
-            raise DataError(f"{file}: {len(class_names)} class names for labels up to {needed - 1}")
+            raise DataError(f"{source}: {len(class_names)} class names for labels up to {needed - 1}")
     return ImageSet(
         images=images,
-        name=file.stem,
+        name=name,
         labels=labels,
         class_names=class_names if labels is not None else (),
-        meta={"root": str(file)},
+        meta=meta or {},
     )
 
 
@@ -96,7 +105,7 @@ def _pick_arrays(file: Path, npz: np.lib.npyio.NpzFile) -> tuple:
     )
 
 
-def _to_nchw(file: Path, images: np.ndarray) -> np.ndarray:
+def _to_nchw(file: Path | str, images: np.ndarray) -> np.ndarray:
     """N×C×H×W from the common layouts; channels-first wins when both readings fit."""
     if images.ndim == 3:
         return images[:, None]
@@ -112,7 +121,7 @@ def _to_nchw(file: Path, images: np.ndarray) -> np.ndarray:
     raise DataError(f"{file}: images must be N×H×W, N×H×W×C or N×C×H×W, got shape {images.shape}")
 
 
-def _to_image_range(file: Path, images: np.ndarray) -> np.ndarray:
+def _to_image_range(file: Path | str, images: np.ndarray) -> np.ndarray:
     """uint8 as is; bool and small integers to uint8; float checked for range and finiteness."""
     if len(images) == 0:
         raise DataError(f"{file} holds no images")
@@ -140,7 +149,7 @@ def _to_image_range(file: Path, images: np.ndarray) -> np.ndarray:
     )
 
 
-def _check_labels(file: Path, labels: np.ndarray, n: int) -> np.ndarray:
+def _check_labels(file: Path | str, labels: np.ndarray, n: int) -> np.ndarray:
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{file}: labels must be integers, got dtype {labels.dtype}")
