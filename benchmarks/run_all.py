@@ -25,6 +25,8 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [  # script, arguments, --quic
     ("startup.py", [], []),
     ("memory.py", [], []),
     ("gui_training.py", ["--seconds", "30"], ["--seconds", "20"]),
+    ("lasso.py", [], []),
+    ("wrapped_click.py", [], []),
 ]
 
 

@@ -96,7 +96,7 @@ def open_model(spec: ModelSpec):
     shape = tuple(spec.image_shape) if spec.image_shape else images.image_shape
     if tuple(images.image_shape) != shape:
         raise DataError(f"{images.name} has images of shape {images.image_shape}, but the model "
-                        f"reads {shape}")
+                        f"is said to read {shape}")
     model = _factory_model(spec, factory, shape) if factory is not None else _class_model(spec, shape)
     if tuple(model.config.image_shape) != tuple(images.image_shape):
         raise DataError(f"{images.name} has images of shape {images.image_shape}, but the model "
@@ -104,7 +104,8 @@ def open_model(spec: ModelSpec):
     source = spec.plugin or Path(spec.weights).stem
     folder = Path(spec.weights).resolve().parent if spec.weights else Path.cwd()
     run = Run(folder=folder, config=RunConfig(model=model.config, data=data, name=source), model=model,
-              state={"user_model": spec.to_json()})
+              state={"user_model": str(Path(spec.weights).resolve()) if spec.weights else f"plugin {spec.plugin}",
+                     "spec": spec.to_json()})
     return run, images
 
 

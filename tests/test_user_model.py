@@ -1,15 +1,20 @@
 """Loading a user's model from their own file or package, with their weights, and each way it
 can go wrong named: import errors, constructor arguments, weights of another architecture, a
-pickled whole model (refused, and never executed)."""
+pickled whole model (refused, and never executed). `evaluate` and `encode` on a user's model
+(`--model … --weights …`): the figures and codes are those of the user's network."""
 
 from __future__ import annotations
 
+import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from latentexplorer.config import DataConfig
+from latentexplorer.data import load_dataset
 from latentexplorer.models import ModelError
 from latentexplorer.models.user_model import load_model_class, load_user_model, read_state_dict
 
@@ -127,3 +132,86 @@ def test_latentexplorer_open_says_what_is_wrong_in_one_line_before_any_window(
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["mlp", "conv"])
+def test_evaluate_bounds_the_users_model_on_a_seeded_validation_subset(trained_user_models, run_cli, name):
+    user = trained_user_models[name]
+    result = run_cli("evaluate", *user.flags, "--k", "5", "--ks", "1,10", "--curve-n", "20", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["model"] == user.spec and figures["weights"] == str(user.weights.resolve())
+    assert "run" not in figures and "seeded 10% subset of digits" in figures["subset"]
+    # the items a run on the digits validates on (seed 0, 10 %), encoded by the user's network
+    _, val = load_dataset(DataConfig(name="digits")).split(0.1, seed=0)
+    with torch.no_grad():
+        mu, logvar = user.load().encode(val.float_batch())
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+    assert figures["n"] == len(val) == 180 and len(figures["kl_per_dim"]) == 3
+    assert figures["kl"] == pytest.approx(float(kl.sum(1).mean()), rel=1e-4)
+    assert figures["kl_per_dim"] == pytest.approx(kl.mean(0).tolist(), rel=1e-4)
+    assert all(np.isfinite(figures[k]) for k in ("recon", "elbo", "iwae"))
+    assert figures["elbo"] == pytest.approx(figures["recon"] - figures["kl"], abs=1e-6)
+    assert figures["curve"]["ks"] == [1, 10] and np.isfinite(figures["curve"]["bound"]).all()
+    assert figures["mig"] is None  # the digits have no ground-truth factors: skipped, as for a run
+    table = run_cli("evaluate", *user.flags, "--k", "5", "--ks", "1,10", "--curve-n", "20")
+    assert table.returncode == 0, table.stderr
+    assert f"model {user.spec}" in table.stdout and "items: a seeded 10% subset of digits" in table.stdout
+    assert "IWAE bound (k=5)" in table.stdout and "MIG" not in table.stdout
+
+
+def test_evaluate_scores_disentanglement_of_the_users_model_on_sprites(trained_user_models, run_cli, tmp_path):
+    """Sprites have factors: MIG, SAP and DCI of the user's conv VAE, built at 16×16 (--init)."""
+    user = trained_user_models["conv"]
+    from latentexplorer.models.user_model import load_model_class
+
+    torch.manual_seed(0)
+    torch.save(load_model_class(user.spec, user.file)(size=16).state_dict(), tmp_path / "sprites_vae.pt")
+    result = run_cli("evaluate", "--model", user.spec, "--model-file", str(user.file), "--init", '{"size": 16}',
+                     "--weights", str(tmp_path / "sprites_vae.pt"), "--data", "sprites", "--size", "16",
+                     "--items", "500", "--k", "2", "--ks", "1,10", "--curve-n", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["n"] == 50 and figures["data"] == "sprites"
+    for name in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+        assert 0.0 <= figures[name] <= 1.0, name
+
+
+@pytest.mark.parametrize("name", ["mlp", "conv"])
+def test_encode_writes_the_users_own_codes_for_every_item(trained_user_models, run_cli, tmp_path, name):
+    user = trained_user_models[name]
+    result = run_cli("encode", *user.flags, "--out", str(tmp_path / "codes"))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 1797 codes (3-d)" in result.stdout
+    codes = np.load(tmp_path / "codes.npz")
+    assert codes["mu"].shape == codes["logvar"].shape == (1797, 3) and codes["labels"].shape == (1797,)
+    with torch.no_grad():
+        mu, logvar = user.load().encode(load_dataset(DataConfig(name="digits")).float_batch())
+    np.testing.assert_allclose(codes["mu"], mu.numpy(), atol=1e-5)
+    np.testing.assert_allclose(codes["logvar"], logvar.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate"], "give a run folder, or your own model with --model MODULE:CLASS --weights FILE"),
+    (["encode", "--out", "codes.npz"], "give a run folder, or your own model with --model"),
+    (["evaluate", "runs/a", "--model", "my_vae:VAE", "--weights", "vae.pt"], "give a run folder or --model, not both"),
+    (["encode", "runs/a", "--model", "my_vae:VAE", "--out", "codes.npz"], "not both"),
+    (["evaluate", "--model", "my_vae:VAE", "--model-file", "my_vae.py"], "--model needs --weights FILE"),
+    (["evaluate", "runs/a", "--weights", "vae.pt", "--data", "sprites"],
+     "--weights, --data only go with --model: a run folder has its own model and data"),
+    (["encode", "runs/a", "--likelihood", "gaussian", "--out", "codes.npz"], "--likelihood only go with --model"),
+    (["evaluate", "--model", "my_vae:VAE", "--model-file", "my_vae.py", "--weights", "vae.pt",
+      "--image-shape", "1,28,28"], "digits has images of shape (1, 8, 8), but the model is said to read"),
+    (["encode", "--model", "my_vae:VAE", "--model-file", "my_vae.py", "--weights", "whole.pt",
+      "--out", "codes.npz"], "never unpickled"),
+], ids=["evaluate-neither", "encode-neither", "evaluate-both", "encode-both", "no-weights", "run-with-model-flags",
+        "run-with-likelihood", "image-shape", "whole-model"])
+def test_evaluate_and_encode_say_what_is_wrong_in_one_line(user_files, run_cli, monkeypatch, args, message):
+    folder, module = user_files
+    torch.save(module, folder / "whole.pt")
+    monkeypatch.chdir(folder)
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    assert not (folder / "codes.npz").exists()

@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from latentexplorer import __version__
 from latentexplorer.cli import encode, evaluate, gui, install_desktop, open_model, sweep, train
 from latentexplorer.errors import UserError
+from latentexplorer.version import __version__
 
 EXIT_USER_ERROR = 2
 

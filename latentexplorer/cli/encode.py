@@ -1,5 +1,5 @@
-"""`latentexplorer encode RUN --out FILE.npz`: mu, log-variance (and labels, factors) of
-every item, for analysis outside the app."""
+"""`latentexplorer encode RUN --out FILE.npz` (or `--model … --weights …`, a user's own model):
+mu, log-variance (and labels, factors) of every item, for analysis outside the app."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import argparse
 import io
 from pathlib import Path
 
-from latentexplorer.cli.common import open_run_and_data
+from latentexplorer.cli.open_model import add_model_arguments, open_run_or_model
 from latentexplorer.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     encode = sub.add_parser("encode", help="write mu, log-variance and labels of every item")
-    encode.add_argument("run", help="run folder")
+    encode.add_argument("run", nargs="?", help="run folder (or give your own model with --model)")
     encode.add_argument("--out", type=Path, required=True, help="output .npz")
-    encode.add_argument("--data-root", help="where the run's data live on this machine")
+    add_model_arguments(encode)
     return encode
 
 
@@ -25,7 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from latentexplorer.analysis.evaluation import encode_all
     from latentexplorer.checkpoint import atomic_write_bytes
 
-    opened, _, images = open_run_and_data(args.run, args.data_root)
+    out = args.out if args.out.suffix == ".npz" else args.out.with_suffix(".npz")
+    if not out.parent.is_dir():
+        raise UserError(f"output folder does not exist: {out.parent}")
+    opened, _, images = open_run_or_model(args)
+    for note in getattr(opened.model, "notes", []):
+        print(note)
     mu, logvar = encode_all(opened.model, images)
     arrays = {"mu": mu, "logvar": logvar}
     if images.labels is not None:
@@ -34,9 +39,6 @@ def run(args: argparse.Namespace) -> int:
         arrays["factors"] = images.factors.indices
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    out = args.out if args.out.suffix == ".npz" else args.out.with_suffix(".npz")
-    if not out.parent.is_dir():
-        raise UserError(f"output folder does not exist: {out.parent}")
     atomic_write_bytes(out, buffer.getvalue())
     print(f"wrote {len(mu)} codes ({mu.shape[1]}-d) to {out}")
     return 0

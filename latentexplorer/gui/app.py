@@ -9,7 +9,7 @@ import time
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 
-from latentexplorer import __version__
+from latentexplorer.version import __version__
 
 REPORT_READY_ENV = "LATENTEXPLORER_REPORT_READY"
 """Set to 1 and the app prints `ready <unix time>` once the window has painted its scatter,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer import __version__
 from latentexplorer.gui.clustering.clustering_tab import ClusteringTab
 from latentexplorer.gui.compare.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
@@ -41,12 +40,17 @@ from latentexplorer.gui.training.sweep_view import open_sweep_dialog
 from latentexplorer.gui.training.training_tab import TrainingTab
 from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
+from latentexplorer.gui.widgets.open_model_dialog import OpenModelDialog
+from latentexplorer.gui.widgets.recent_menu import RecentMenu
+from latentexplorer.opening import ModelSpec
+from latentexplorer.version import __version__
 
-MAX_RECENT = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 class MainWindow(QMainWindow):
+    closed = Signal()  # the window accepted a close (a notebook's handle forgets it)
+
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
         keep_gui_thread_serial()  # training and encoding threads keep every core
@@ -115,6 +119,7 @@ class MainWindow(QMainWindow):
         self.controls.directions.clicked.connect(self.show_attribute_vectors)
         self.drawing_pad = None
         self.attribute_vectors = None
+        self.model_dialog: OpenModelDialog | None = None
         self.decoder_guard = DecoderGuard(self)
         self._run_changed()
         self.session.announce()  # a session opened before the window was built
@@ -135,6 +140,8 @@ class MainWindow(QMainWindow):
         a = self._action
         self.open_action = a("&Open run…", self.open_run_dialog, QKeySequence.StandardKey.Open,
                              "Open a run folder (config.json + model.safetensors)")
+        self.open_model_action = a("Open &model…", lambda: self.open_model_dialog(), "Ctrl+Shift+O",
+                                   "Open your own PyTorch VAE or autoencoder with its weights and data")
         self.open_data_action = a("Open &dataset…", self.open_dataset_dialog, None,
                                   "Encode another dataset with the current model")
         self.open_sweep_action = a("Open β &sweep…", lambda: open_sweep_dialog(self), None,
@@ -168,7 +175,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file = bar.addMenu("&File")
         file.addAction(self.open_action)
-        self.recent_menu = file.addMenu("Open &recent")
+        file.addAction(self.open_model_action)
+        self.recent = RecentMenu(file.addMenu("Open &recent"), self.settings, self.open_run,
+                                 self.open_model_dialog)
         file.addAction(self.open_data_action)
         file.addAction(self.open_sweep_action)
         file.addAction(self.linear_fit.action)
@@ -186,7 +195,6 @@ class MainWindow(QMainWindow):
             view.addAction(action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
-        self._fill_recent()
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -197,37 +205,36 @@ class MainWindow(QMainWindow):
         return ok
 
     def open_run_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open run folder", self._last_folder())
+        folder = QFileDialog.getExistingDirectory(self, "Open run folder", self.recent.last_folder())
         if folder:
             self.open_run(folder)
+
+    def open_model_dialog(self, spec: ModelSpec | None = None) -> OpenModelDialog:
+        """File ▸ Open model…: the dialog opens the model (errors stay in it); the window shows it."""
+        dialog = OpenModelDialog(self.settings, self)
+        if spec is not None:
+            dialog.fill(spec)
+        dialog.accepted.connect(lambda: self._show_opened_model(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.model_dialog = dialog
+        return dialog
+
+    def _show_opened_model(self, dialog: OpenModelDialog) -> None:
+        self.session.use_model(*dialog.opened)
+        self.recent.fill()
 
     def open_dataset_dialog(self) -> None:
         dialog = OpenDatasetDialog(self.session, self)
         if dialog.exec():
             self.session.open_dataset(dialog.data_config())
 
-    def _last_folder(self) -> str:
-        recent = self.recent_runs()
-        return str(Path(recent[0]).parent) if recent else str(Path.home())
-
     def recent_runs(self) -> list[str]:
-        value = self.settings.value("recentRuns", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        return self.recent.runs()
 
     def remember_run(self, folder: str) -> None:
         """Put a run folder first in File ▸ Open recent."""
-        recent = [folder] + [r for r in self.recent_runs() if r != folder]
-        self.settings.setValue("recentRuns", recent[:MAX_RECENT])
-        self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.recent_runs():
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.open_run(f))
-        self.recent_menu.setEnabled(bool(self.recent_runs()))
+        self.recent.remember_run(folder)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -410,6 +417,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.shutdown()
         super().closeEvent(event)
+        self.closed.emit()
 
 
 def bic_curve_of_codes(codes: np.ndarray) -> dict[int, float]:

@@ -1,5 +1,5 @@
-"""Attribute vectors in the GUI: pick two groups (labels, factor values, or boxes drawn on the
-scatter with Shift+drag), get the direction between their mean codes, and slide the selected
+"""Attribute vectors in the GUI: pick two groups (labels, factor values, boxes drawn on the
+scatter with Shift+drag, or its lasso), get the direction between their mean codes, and slide the selected
 item along it; the decoded sweep is shown, drawn on the scatter, and can be saved."""
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class AttributeVectors(QDialog):
         self.export.clicked.connect(self._export)
         note = QLabel("The direction v = mean code of the second group − mean code of the first "
                       "(Latent Space Cartography's attribute vector). Select an item on the scatter, "
-                      "then move α. Shift+drag on the scatter draws a box: its items become a group.")
+                      "then move α. Shift+drag on the scatter draws a box: its items become a group; "
+                      "so do the items of a lasso (Alt+drag).")
         note.setWordWrap(True)
         form = QFormLayout()
         form.addRow("From group", self.from_group)
@@ -116,7 +117,7 @@ class AttributeVectors(QDialog):
         self.vector = None
         if a is None or b is None or not self.session.opened.has_run:
             self.summary.setText("Open a run whose data have labels or factors, or draw two boxes "
-                                 "on the scatter with Shift+drag.")
+                                 "on the scatter with Shift+drag (or a box and a lasso).")
         elif a.name == b.name:
             self.summary.setText("Choose two different groups.")
         else:

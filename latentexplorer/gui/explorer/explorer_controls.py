@@ -86,6 +86,7 @@ class ExplorerControls(QWidget):
         self.sampled.toggled.connect(self._placement_changed)
         self.redraw.clicked.connect(lambda: session.view.set_placement("sample", redraw=True))
         session.opened.runChanged.connect(self.sync)
+        session.colouring.modesChanged.connect(self.sync)
         session.colouring.mixtureChanged.connect(self._mixture_changed)
 
     def sync(self) -> None:

@@ -6,7 +6,8 @@ screen pixels, over the slab of points whose x is near the cursor (x sorted once
 projection), so the renderer and the gestures are independent:
 click a point → select it; click empty space → decode there; press on a point and
 drag → interpolate (coalesced: at most one decode per event-loop pass); drag from
-empty space → pan, as usual; Shift+drag → a box selection (a group for attribute vectors).
+empty space → pan, as usual; Shift+drag → a box selection (a group for attribute vectors);
+Alt+drag, or any drag with the Lasso toggle on → a freehand lasso (`lasso_tool.py`).
 The selected item's posterior q(z|x) is drawn as its 1σ and 2σ ellipses in the view.
 """
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentexplorer.gui.explorer.lasso_tool import LassoTool
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets.after_paint import AfterPaint
 from latentexplorer.gui.widgets.passive_scatter import PassiveScatter
@@ -46,6 +48,7 @@ class ExplorerViewBox(pg.ViewBox):
         self._view = view
         self._dragging_point = False
         self._boxing = False
+        self._lassoing = False
 
     def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -60,6 +63,13 @@ class ExplorerViewBox(pg.ViewBox):
             return
         if ev.isStart():
             self._boxing = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self._lassoing = axis is None and not self._boxing and self._view.lasso.wants(ev.modifiers())
+        if self._lassoing:
+            ev.accept()
+            self._view.lasso.drag(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()),
+                                  ev.isStart(), ev.isFinish())
+            self._lassoing = not ev.isFinish()
+            return
         if self._boxing:
             ev.accept()
             self._view.box_dragged(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()), ev.isFinish())
@@ -149,7 +159,9 @@ class LatentScatter(QWidget):
         self.legend.itemClicked.connect(self._legend_clicked)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.lasso = LassoTool(session, self.view_box, self.plot, self)
         left = QVBoxLayout()
+        left.addWidget(self.lasso.bar)
         left.addWidget(self.plot)
         layout.addLayout(left, 1)
         layout.addWidget(self.legend)
@@ -341,7 +353,8 @@ class LatentScatter(QWidget):
         after searching its scene for items near the cursor (~10 ms). The press still goes on
         to pyqtgraph, so a drag from the point interpolates as before."""
         if (event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton
-                and event.modifiers() == Qt.KeyboardModifier.NoModifier and self.session.opened.has_run):
+                and event.modifiers() == Qt.KeyboardModifier.NoModifier and self.session.opened.has_run
+                and not self.lasso.active):  # with the lasso on, a press starts a loop: select on release
             scene_pos = self.plot.mapToScene(event.position().toPoint())
             self._pressed = -1
             if self.view_box.sceneBoundingRect().contains(scene_pos):

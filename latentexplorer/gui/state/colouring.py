@@ -7,6 +7,8 @@ Session decides when and where (at once or in a task) and hands the result here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
@@ -25,11 +27,22 @@ COLOUR_MODES = {
 """Colour modes; `factor:<name>` adds one per ground-truth factor of the data."""
 
 GREY = (90, 90, 90, 255)
+MAX_CUSTOM_CLASSES = 50  # more distinct whole numbers than this are a scale, not classes
+
+
+@dataclass(frozen=True)
+class CustomColours:
+    """What colour_by was given: class codes with their names, or numbers (classes empty)."""
+
+    name: str
+    values: np.ndarray
+    classes: tuple[str, ...]
 
 
 class Colouring(QObject):
     mixtureChanged = Signal()  # a new fit, K, or whether its ellipses are shown
     coloursChanged = Signal()  # new point colours, or groups hidden / shown
+    modesChanged = Signal()  # the modes on offer changed (values given by colour_by)
 
     def __init__(self, opened: OpenedRun, view: ViewState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +57,7 @@ class Colouring(QObject):
         self.bic: dict[int, float] = {}
         self.colour_index = np.arange(0)  # component → palette entry, stable across refits
         self.colours = np.zeros((0, 4), np.uint8)
+        self.custom: CustomColours | None = None  # values a notebook colours by (colour_by)
 
     # --- choices -----------------------------------------------------------------------------
 
@@ -51,6 +65,24 @@ class Colouring(QObject):
         """No fit of the previous codes is kept for new ones (silently: the Session announces)."""
         self.mixture = self.kmeans = None
         self.hidden = set()
+
+    def colour_by(self, values: np.ndarray, name: str = "values") -> None:
+        """Colour by the caller's values, one per item: classes (integers or strings) get the
+        palette and a legend, numbers a colour scale. Offered as the mode "custom"."""
+        values = np.asarray(values).reshape(-1)
+        n = len(self._opened.mu)
+        if len(values) != n:
+            raise ValueError(f"colour_by needs one value per item: {len(values)} values for {n} items")
+        numeric = np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_
+        whole = numeric and np.all(np.isfinite(values.astype(float))) and np.array_equal(values, np.round(values))
+        if not numeric or (whole and len(np.unique(values)) <= MAX_CUSTOM_CLASSES):
+            names, codes = np.unique(values.astype(str) if not numeric else values, return_inverse=True)
+            self.custom = CustomColours(name, codes.astype(np.int64), tuple(str(v) for v in names))
+        else:
+            self.custom = CustomColours(name, values.astype(np.float64), ())
+        self.mode, self.hidden = "custom", set()
+        self.modesChanged.emit()  # the controls offer and show the mode before it colours
+        self.recolour()
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -124,6 +156,9 @@ class Colouring(QObject):
             classes = o.class_names()
             colours = mix.palette(len(classes))
             return [(i, name, colours[i]) for i, name in enumerate(classes)]
+        if self.mode == "custom" and self._custom_fits() and self.custom.classes:
+            colours = mix.palette(len(self.custom.classes))
+            return [(i, name, colours[i]) for i, name in enumerate(self.custom.classes)]
         return []
 
     def group_of_points(self) -> np.ndarray | None:
@@ -134,7 +169,13 @@ class Colouring(QObject):
             return self.kmeans.labels
         if self.mode == "labels" and self._opened.images.labels is not None:
             return self._opened.images.labels
+        if self.mode == "custom" and self._custom_fits() and self.custom.classes:
+            return self.custom.values
         return None
+
+    def _custom_fits(self) -> bool:
+        """Values given by colour_by apply while the items they were given for are shown."""
+        return self.custom is not None and len(self.custom.values) == len(self._opened.mu)
 
     def visible(self) -> np.ndarray:
         groups = self.group_of_points()
@@ -153,6 +194,8 @@ class Colouring(QObject):
         if o.images is not None and o.images.factors is not None:
             for name in o.images.factors.names:
                 modes[f"factor:{name}"] = f"Factor: {name}"
+        if self._custom_fits():
+            modes["custom"] = f"Colour by: {self.custom.name}"
         return modes
 
     def ensure_mode_available(self) -> None:
@@ -201,5 +244,9 @@ class Colouring(QObject):
             factors = o.images.factors
             column = factors.names.index(mode.split(":", 1)[1])
             self.colours = mix.scalar_colours(factors.indices[:, column].astype(float))
+        elif mode == "custom" and self._custom_fits():
+            c = self.custom
+            self.colours = (mix.hard_colours(c.values, mix.palette(len(c.classes))) if c.classes
+                            else mix.scalar_colours(c.values))
         else:
             self.colours = np.full((len(o.mu), 4), GREY, np.uint8)

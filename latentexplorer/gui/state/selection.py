@@ -1,18 +1,22 @@
 """What the user pointed at and what the preview shows: the selected item, the latent z the
 sliders and the marker show, the interpolation path, prior samples, a drawn input, the
-groups kept from box selections, and the items a caption search found.
+groups kept from box selections, the items a lasso encloses, and the items a caption search
+found.
 
-Vocabulary: select, decode a location, interpolate, path, sample, drawing, group, match.
+Vocabulary: select, decode a location, interpolate, path, sample, drawing, group, lasso, match.
 Every gesture ends in one preview record (`gui.state.previews`) on `previewChanged`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from latentexplorer.analysis.caption_ranking import best_captions, true_caption
+from latentexplorer.analysis.lasso import inside_mask, write_selection
 from latentexplorer.analysis.paths import lerp, slerp
 from latentexplorer.gui.state.colouring import Colouring
 from latentexplorer.gui.state.opened_run import NEIGHBOURS, OpenedRun
@@ -26,6 +30,9 @@ from latentexplorer.gui.state.previews import (
 )
 from latentexplorer.gui.state.view import ViewState
 
+if TYPE_CHECKING:
+    from latentexplorer.analysis.directions import Group
+
 POSTERIOR_SAMPLES = 4
 POSTERIOR_DELAY_MS = 30
 """The selected item's posterior ellipse is drawn this long after its preview (one frame or two)."""
@@ -38,8 +45,9 @@ class Selection(QObject):
     pathChanged = Signal(object)  # N×2 projected path, or None
     samplesChanged = Signal(object)  # N×2 projected prior samples, or None
     posteriorChanged = Signal(object)  # PosteriorShape of the selected or drawn item, or None
-    groupsChanged = Signal()  # a box selection was added or the groups were cleared
+    groupsChanged = Signal()  # a box was added, the lasso changed, or the groups were cleared
     matchesChanged = Signal(object)  # items a caption search found, best first (or None)
+    lassoChanged = Signal(object)  # the items the lasso encloses (int64, ascending; empty: none)
 
     def __init__(self, opened: OpenedRun, view: ViewState, colouring: Colouring,
                  fail: Callable[[str], object], parent: QObject | None = None) -> None:
@@ -49,6 +57,7 @@ class Selection(QObject):
         self.z: np.ndarray | None = None
         self.drawing: DrawingPreview | None = None
         self.boxes: list = []  # analysis.directions.Group per box selection on the scatter
+        self.lasso_indices = np.zeros(0, np.int64)  # items inside the lasso (ex.selection() reads it)
         self.frames = 10
         self.path_method = "lerp"
         self._interp_start = -1
@@ -60,6 +69,7 @@ class Selection(QObject):
         """Nothing of the previous run stays selected (silently: the Session announces)."""
         self.selected, self.z, self._interp_start = -1, None, -1
         self.boxes, self.drawing = [], None
+        self.lasso_indices = np.zeros(0, np.int64)
 
     def announce_cleared(self) -> None:
         """Tell the views that nothing is selected, drawn or marked any more."""
@@ -69,6 +79,7 @@ class Selection(QObject):
         self.samplesChanged.emit(None)
         self.posteriorChanged.emit(None)
         self.groupsChanged.emit()
+        self.lassoChanged.emit(self.lasso_indices)
 
     def stop(self) -> None:
         self._posterior_timer.stop()
@@ -290,14 +301,65 @@ class Selection(QObject):
 
     def groups(self) -> list:
         """Every group an attribute vector can be drawn between: label classes, factor
-        values, and the box selections made on the scatter."""
+        values, the box selections made on the scatter, and its lasso."""
         from latentexplorer.analysis.directions import factor_groups, label_groups
 
         if not self._opened.has_run:
             return []
         images = self._opened.images
-        return [*label_groups(images), *factor_groups(images), *self.boxes]
+        lasso = self.lasso_group()
+        return [*label_groups(images), *factor_groups(images), *self.boxes, *([lasso] if lasso else [])]
 
     def show_matches(self, indices: np.ndarray | None) -> None:
         """Mark the items a caption search found (None clears the marks)."""
         self.matchesChanged.emit(None if indices is None else np.asarray(indices, np.int64))
+
+    # --- the lasso ---------------------------------------------------------------------------
+
+    def set_lasso(self, polygon_xy: np.ndarray) -> int:
+        """Select the visible items inside a freehand polygon of the current view (even-odd
+        rule, `analysis.lasso`); returns how many. The indices outlive a change of projection
+        (the polygon does not: it belonged to the old view). Fewer than three vertices, or
+        nothing inside, leaves no lasso."""
+        if not self._opened.has_run:
+            return 0
+        inside = inside_mask(self._view.xy, polygon_xy)
+        if self._colouring.hidden:  # as a box: the points the user cannot see are not taken
+            inside &= self._colouring.visible()
+        self._set_lasso(np.flatnonzero(inside))
+        return len(self.lasso_indices)
+
+    def clear_lasso(self) -> None:
+        """No lasso any more (Escape on the scatter, its Clear button)."""
+        if len(self.lasso_indices):
+            self._set_lasso(np.zeros(0, np.int64))
+
+    def _set_lasso(self, indices: np.ndarray) -> None:
+        self.lasso_indices = indices
+        self.lassoChanged.emit(indices)
+        self.groupsChanged.emit()
+
+    def lasso_group(self) -> Group | None:
+        """The lasso as an `analysis.directions.Group` for attribute vectors, or None."""
+        from latentexplorer.analysis.directions import Group
+
+        n = len(self.lasso_indices)
+        return Group("lasso", self.lasso_indices) if n else None  # a redrawn lasso stays chosen
+
+    def export_lasso(self, path: str | Path) -> Path | None:
+        """Write the lasso's items (index, label, μ, σ) as CSV or NPZ, by the suffix; the path
+        written, or None after saying why not."""
+        o = self._opened
+        if not o.has_run or len(self.lasso_indices) == 0:
+            self._fail("nothing is selected with the lasso")
+            return None
+        i = self.lasso_indices
+        mu = o.mu[i].astype(np.float64)
+        sigma = np.exp(0.5 * o.logvar[i].astype(np.float64)) if o.variational else np.zeros_like(mu)
+        sigma = np.where(np.isfinite(sigma), sigma, 0.0)
+        labels = None if o.images.labels is None else np.asarray(o.images.labels)[i]
+        try:
+            return write_selection(path, i, mu, sigma, labels)
+        except (OSError, ValueError) as exc:
+            self._fail(f"could not export the lasso selection to {path}: {exc}")
+            return None

@@ -178,6 +178,7 @@ class Session(QObject):
         self.colouring.coloursChanged.emit()
         self.selection.selectionChanged.emit(self.selection.selected)
         self.selection.latentChanged.emit(self.selection.z)
+        self.selection.lassoChanged.emit(self.selection.lasso_indices)
 
     # --- encoding a large set in a task ----------------------------------------------------------
 
