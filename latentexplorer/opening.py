@@ -12,6 +12,8 @@ from typing import Any
 from latentexplorer.errors import DataError, UserError
 from latentexplorer.models.wrapped import INPUTS, LIKELIHOODS, ModelError, last_line
 
+SIZED_DATA = ("sprites", "folder")  # sources drawn or resized at any image size
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -91,7 +93,10 @@ def open_model(spec: ModelSpec):
     if spec.plugin:
         spec, factory = _plugin_spec(spec)
     name = spec.data or ("npz" if str(spec.data_root or "").endswith((".npz", ".npy")) else "digits")
-    data = DataConfig(name=name, root=spec.data_root, size=spec.size, n=spec.items)
+    size = spec.size
+    if size is None and spec.image_shape and name in SIZED_DATA:  # made at the size the model reads
+        size = spec.image_shape[1]
+    data = DataConfig(name=name, root=spec.data_root, size=size, n=spec.items)
     images = load_dataset(data)
     shape = tuple(spec.image_shape) if spec.image_shape else images.image_shape
     if tuple(images.image_shape) != shape:

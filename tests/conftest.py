@@ -281,16 +281,17 @@ import latentexplorer
 
 
 class TinyVAE(nn.Module):
-    def __init__(self, latent=3):
+    def __init__(self, latent=3, side=8):
         super().__init__()
-        self.enc = nn.Linear(64, 2 * latent)
-        self.dec = nn.Linear(latent, 64)
+        self.side = side
+        self.enc = nn.Linear(side * side, 2 * latent)
+        self.dec = nn.Linear(latent, side * side)
 
     def encode(self, x):
         return self.enc(x.flatten(1)).chunk(2, dim=1)
 
     def decode(self, z):
-        return self.dec(z).view(-1, 1, 8, 8)
+        return self.dec(z).view(-1, 1, self.side, self.side)
 
 
 def tiny_vae():
@@ -304,6 +305,8 @@ def plain_module():
 
 MAPPED = {"model": TinyVAE, "weights": "tiny.pt", "image_shape": (1, 8, 8), "data": "digits",
           "init": {"latent": 5}}
+SPRITES_16 = {"model": TinyVAE, "weights": "tiny16.pt", "image_shape": (1, 16, 16), "data": "sprites",
+              "init": {"side": 16}}
 NO_WEIGHTS = {"model": TinyVAE}
 NOT_A_MODEL = 3
 
@@ -316,6 +319,7 @@ ENTRY_POINTS = """[latentexplorer.models]
 tiny-factory = lex_plugin_pkg:tiny_vae
 tiny-plain = lex_plugin_pkg:plain_module
 tiny-mapped = lex_plugin_pkg:MAPPED
+sprites-16 = lex_plugin_pkg:SPRITES_16
 no-weights = lex_plugin_pkg:NO_WEIGHTS
 not-a-model = lex_plugin_pkg:NOT_A_MODEL
 broken = lex_plugin_pkg:broken
@@ -337,6 +341,7 @@ def install_plugin(folder, monkeypatch) -> None:
 
     torch.manual_seed(2)
     torch.save(lex_plugin_pkg.TinyVAE(latent=5).state_dict(), package / "tiny.pt")
+    torch.save(lex_plugin_pkg.TinyVAE(side=16).state_dict(), package / "tiny16.pt")
 
 
 @pytest.fixture

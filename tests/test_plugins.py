@@ -89,3 +89,8 @@ def test_the_command_line_opens_a_plugin_and_refuses_mixed_flags(model_plugin, r
     assert done.returncode != 0 and "give --plugin NAME, or --model and --weights, not both" in done.stderr
     done = run_cli("open")
     assert done.returncode != 0 and "give your own model with --model MODULE:CLASS" in done.stderr
+
+
+def test_generated_data_is_made_at_the_size_the_model_reads(model_plugin):
+    _, images = open_model(ModelSpec(plugin="sprites-16", items=50))
+    assert images.name.startswith("sprites") and images.image_shape == (1, 16, 16) and len(images) == 50

@@ -142,6 +142,7 @@ def start_window(run: str | None = None, opened: tuple | None = None):
     window.show()
     if opened is not None:
         window.session.use_model(*opened, fit=False)
+        window.remember_model(opened[0])
     elif run is None:
         window.session.open_run(bundled_run(), fit=False)
     else:

@@ -224,6 +224,11 @@ class MainWindow(QMainWindow):
         self.session.use_model(*dialog.opened)
         self.recent.fill()
 
+    def remember_model(self, run) -> None:
+        """A user's model opened from the command line is offered again in Open recent."""
+        if "spec" in run.state:
+            self.recent.remember_model(ModelSpec.from_json(run.state["spec"]))
+
     def open_dataset_dialog(self) -> None:
         dialog = OpenDatasetDialog(self.session, self)
         if dialog.exec():

@@ -833,3 +833,15 @@ def test_a_window_built_on_an_open_session_shows_its_run(session, qtbot):
     assert len(window.scatter.points) == len(session.opened.mu)
     assert window.controls.colour.count() > 0
     assert len(window.sliders.rows) == session.opened.latent_dim
+
+
+def test_the_legend_of_the_last_run_goes_while_the_new_one_is_fitted(window, qtbot, monkeypatch):
+    from latentexplorer.gui.state import session as session_module
+
+    assert window.scatter.legend.count() == window.session.colouring.mixture.k
+    monkeypatch.setattr(session_module, "SYNC_FIT_LIMIT", 0)  # every fit in a task, as for 50,000 items
+    window.session.open_run(bundled_run("digits-ae-2d"))
+    assert window.session.fitting and window.session.colouring.mixture is None
+    assert window.scatter.legend.count() == 0  # not the components of the run no longer shown
+    qtbot.waitUntil(lambda: window.session.colouring.mixture is not None, timeout=30_000)
+    assert window.scatter.legend.count() == window.session.colouring.mixture.k

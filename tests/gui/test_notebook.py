@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QTimer
-from test_open_user_model import check_clicks_drags_and_sliders
+from test_open_user_model import check_clicks_drags_and_sliders, check_elbo_tab
 
 import latentexplorer as le
 from latentexplorer.config import DataConfig
@@ -52,6 +52,8 @@ def test_show_explores_the_users_module_on_a_tensor(shown, qtbot):
         np.testing.assert_allclose(ex.codes(), user.load().encode(x)[0].numpy(), atol=1e-5)
     assert ex.codes() is not ex.session.opened.mu
     check_clicks_drags_and_sliders(ex.window, user, qtbot)
+    if user.name == "conv":
+        check_elbo_tab(ex.window, qtbot)
 
 
 def test_the_handle_selects_reads_the_selection_and_colours(shown, qtbot):

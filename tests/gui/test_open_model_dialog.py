@@ -37,6 +37,7 @@ def fill_fields(qtbot, dialog: OpenModelDialog, user, weights=None, init: str = 
     type_into(qtbot, dialog.weights, str(weights or user.weights))
     type_into(qtbot, dialog.init, init)
     dialog.data.setCurrentText("digits")
+    assert dialog.data.currentData() == "digits"
 
 
 @pytest.fixture
@@ -118,8 +119,30 @@ def test_installed_plugins_are_offered_and_open(fresh_recent, qtbot, model_plugi
     assert not dialog.weights.isEnabled() and not dialog.model.isEnabled()
     qtbot.mouseClick(dialog.open_button, LEFT)
     assert dialog.isVisible() and "no GPU here" in dialog.error.text()
-    dialog.plugin.setCurrentIndex(dialog.plugin.findData("tiny-mapped"))
+    dialog.plugin.setCurrentIndex(dialog.plugin.findData("sprites-16"))
+    assert dialog.data.currentData() is None  # the plugin's own data: sprites, at its 16×16
     with qtbot.waitSignal(window.session.opened.runChanged, timeout=10_000):
         qtbot.mouseClick(dialog.open_button, LEFT)
-    assert window.session.opened.run.name == "tiny-mapped" and window.session.opened.latent_dim == 5
-    assert recent_models(window.settings)[0].plugin == "tiny-mapped"
+    assert window.session.opened.run.name == "sprites-16"
+    assert window.session.opened.images.image_shape == (1, 16, 16)
+    assert recent_models(window.settings)[0].plugin == "sprites-16"
+
+
+def test_a_model_opened_from_the_command_line_is_offered_again(qtbot, trained_user_models, settings_folder):
+    import gc
+
+    from latentexplorer.cli import build_parser
+    from latentexplorer.cli.open_model import prepare
+    from latentexplorer.gui.app import start_window
+
+    user = trained_user_models["mlp"]
+    window = start_window(opened=prepare(build_parser().parse_args(["open", *user.flags])))
+    qtbot.addWidget(window)
+    try:
+        assert recent_models(window.settings)[0] == ModelSpec(model=user.spec, weights=str(user.weights),
+                                                              model_file=str(user.file), data="digits")
+        assert f"Model: {user.spec} · vae.pt · digits" in [a.text() for a in window.recent.menu.actions()]
+    finally:
+        window.session.shutdown()
+        window.close()
+        gc.unfreeze()

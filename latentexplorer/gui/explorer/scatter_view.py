@@ -188,6 +188,7 @@ class LatentScatter(QWidget):
         session.selection.posteriorChanged.connect(self._show_posterior)
         session.selection.matchesChanged.connect(self._show_matches)
         session.opened.runChanged.connect(lambda: self._show_matches(None))
+        session.opened.runChanged.connect(self._fill_legend)  # no last run's legend while fitting
         session.view.projectionChanged.connect(lambda: self._show_matches(self._matches))
 
     # --- rendering -------------------------------------------------------------------------

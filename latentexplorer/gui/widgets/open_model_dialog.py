@@ -35,6 +35,7 @@ from latentexplorer.plugins import installed_models
 RECENT_KEY = "recentModels"
 MAX_RECENT_MODELS = 8
 NO_PLUGIN = "— a class and its weights —"
+DEFAULT_DATA = "default (the plugin's data, else digits)"
 
 
 def recent_models(settings: QSettings) -> list[ModelSpec]:
@@ -81,8 +82,9 @@ class OpenModelDialog(QDialog):
         self.init = QLineEdit(objectName="modelInit", placeholderText='{"latent": 20} (blank: no arguments)')
         self.weights = QLineEdit(objectName="modelWeights", placeholderText="vae.pt or vae.safetensors")
         self.data = QComboBox(objectName="modelData")
-        self.data.addItems(DATASETS)
-        self.data.setCurrentText("digits")
+        self.data.addItem(DEFAULT_DATA, None)  # a plugin's own data, else the digits
+        for name in DATASETS:
+            self.data.addItem(name, name)
         self.data_root = QLineEdit(objectName="modelDataRoot", placeholderText="blank: the bundled or generated data")
         self.size = QSpinBox(objectName="modelDataSize", minimum=0, maximum=512, specialValueText="default")
         self.items = QSpinBox(objectName="modelDataItems", minimum=0, maximum=10_000_000, singleStep=1000,
@@ -156,7 +158,7 @@ class OpenModelDialog(QDialog):
         self.model_file.setText(spec.model_file or "")
         self.init.setText(json.dumps(spec.init) if spec.init else "")
         self.weights.setText(spec.weights)
-        self.data.setCurrentText(spec.data or "digits")
+        self.data.setCurrentIndex(max(0, self.data.findData(spec.data)) if spec.data else 0)
         self.data_root.setText(spec.data_root or "")
         self.size.setValue(spec.size or 0)
         self.items.setValue(spec.items or 0)
@@ -178,7 +180,7 @@ class OpenModelDialog(QDialog):
         return ModelSpec(
             model=self.model.text().strip(), weights=self.weights.text().strip(),
             model_file=self.model_file.text().strip() or None, init=init,
-            plugin=self.plugin.currentData(), data=self.data.currentText(),
+            plugin=self.plugin.currentData(), data=self.data.currentData(),
             data_root=self.data_root.text().strip() or None, size=self.size.value() or None,
             items=self.items.value() or None, image_shape=parse_image_shape(shape) if shape else None,
             input=self.input.currentText(), likelihood=self.likelihood.currentText(),

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu
 
-from latentexplorer.gui.widgets.open_model_dialog import recent_models
+from latentexplorer.gui.widgets.open_model_dialog import recent_models, remember_model
 from latentexplorer.opening import ModelSpec
 
 MAX_RECENT = 8
@@ -41,6 +41,10 @@ class RecentMenu:
         """Put a run folder first."""
         recent = [folder] + [r for r in self.runs() if r != folder]
         self.settings.setValue(RUNS_KEY, recent[:MAX_RECENT])
+        self.fill()
+
+    def remember_model(self, spec: ModelSpec) -> None:
+        remember_model(self.settings, spec)
         self.fill()
 
     def fill(self) -> None:
