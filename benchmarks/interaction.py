@@ -97,12 +97,18 @@ def clicks(app, window, repeats: int) -> list[float]:
     """ms from the press on a point (the pointer already resting on it) until the
     reconstruction tile has painted it."""
     probe = PaintProbe(window.preview.tiles[1].picture)
+    points = visible_points(window, np.random.default_rng(0), repeats + 3)
+    return click_times(app, window, probe, points)[3:]  # the first build caches (x order, norms)
+
+
+def click_times(app, window, probe: PaintProbe, points) -> list[float]:
+    """ms from the press on each point until `probe`'s widget has painted; the pointer rests
+    on the point first, as a hand moves onto it before pressing (the hover pass, the
+    tooltip, happen then, not in the press)."""
     viewport = window.scatter.plot.viewport()
     times = []
-    for i in visible_points(window, np.random.default_rng(0), repeats + 3):
+    for i in points:
         pos = widget_point(window, i)
-        # A hand moves the pointer onto the point before it presses: the hover (tooltip,
-        # pyqtgraph's hover pass) happens then, not in the press.
         send(viewport, QEvent.Type.MouseMove, pos, NONE, NONE)
         settle(app, window)
         started = time.perf_counter()
@@ -112,7 +118,7 @@ def clicks(app, window, repeats: int) -> list[float]:
         if window.session.selection.selected != window.scatter.pick(
                 window.scatter.view_box.mapSceneToView(window.scatter.plot.mapToScene(pos))):
             raise RuntimeError("the click did not select the point under the cursor")
-    return times[3:]  # the first clicks build caches (x order of the points, norms)
+    return times
 
 
 def click_floor(window, repeats: int) -> list[float]:

@@ -30,17 +30,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from interaction import (  # noqa: E402
-    LEFT,
-    NONE,
     PaintProbe,
-    send,
+    click_times,
     settle,
     summary,
-    until_painted,
     visible_points,
-    widget_point,
 )
-from PySide6.QtCore import QEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -108,25 +103,6 @@ def swap(app, window, run, images, codes, fits) -> None:
     settle(app, window)
 
 
-def click_round(app, window, probe: PaintProbe, points: list[int]) -> list[float]:
-    """ms from the press on each point (the pointer already resting on it) until the
-    reconstruction tile (`probe`'s widget) has painted."""
-    viewport = window.scatter.plot.viewport()
-    times = []
-    for i in points:
-        pos = widget_point(window, i)
-        send(viewport, QEvent.Type.MouseMove, pos, NONE, NONE)
-        settle(app, window)
-        started = time.perf_counter()
-        send(viewport, QEvent.Type.MouseButtonPress, pos, LEFT, LEFT)
-        times.append(until_painted(app, probe, started) * 1e3)
-        send(viewport, QEvent.Type.MouseButtonRelease, pos, LEFT, NONE)
-        if window.session.selection.selected != window.scatter.pick(
-                window.scatter.view_box.mapSceneToView(window.scatter.plot.mapToScene(pos))):
-            raise RuntimeError("the click did not select the point under the cursor")
-    return times
-
-
 @torch.no_grad()
 def decode_times(models: dict[str, nn.Module], z: torch.Tensor, rounds: int = 300) -> dict[str, float]:
     """Median µs of one `mean(z)` (what a click decodes) per model, interleaved."""
@@ -181,7 +157,7 @@ def main() -> None:
             swap(app, window, runs[name], images, codes, fits)
             if not np.allclose(window.session.opened.mu, codes[0]):
                 raise RuntimeError("the window does not show the same codes")
-            times[name] += click_round(app, window, probe, points)[2:]  # two clicks fill the caches
+            times[name] += click_times(app, window, probe, points)[2:]  # two clicks fill the caches
     base = statistics.median(times["ours"])
     verdicts = []
     for name in names:
