@@ -30,6 +30,7 @@ from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, ke
 from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab
 from latentexplorer.gui.explorer.decoder_guard import DecoderGuard
 from latentexplorer.gui.explorer.explorer_controls import ExplorerControls
+from latentexplorer.gui.explorer.map_layers import MapLayersView
 from latentexplorer.gui.explorer.preview_pane import DecoderPreview
 from latentexplorer.gui.explorer.scatter_view import LatentScatter
 from latentexplorer.gui.explorer.sliders_panel import PerturbationSliders
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.scatter = LatentScatter(self.session)
         self.preview = DecoderPreview(self.session)
         self.sliders = PerturbationSliders(self.session)
+        self.map_layers = MapLayersView(self.session, self.scatter, self)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.controls)
@@ -193,6 +195,7 @@ class MainWindow(QMainWindow):
         for action in (self.prior_action, self.manifold_action, self.traversal_action, self.bic_action,
                        self.draw_action, self.directions_action):
             view.addAction(action)
+        bar.addMenu(self.map_layers.menu)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
 

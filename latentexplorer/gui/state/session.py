@@ -4,6 +4,7 @@
     session.view        ViewState   the 2-D projection and where each item is placed
     session.colouring   Colouring   the colour mode, the mixture and the legend
     session.selection   Selection   the selected item, z, paths, samples, drawing, groups
+    session.layers      MapLayers   the map's layers (atlas, thumbnails, q(z), p(z|x)) on or off
     session.tasks       TaskRunner  every piece of background work of the window
 
 Views read these objects, listen to their signals and call their public methods; only the
@@ -27,6 +28,7 @@ from latentexplorer.config import DataConfig
 from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import UserError
 from latentexplorer.gui.state.colouring import Colouring
+from latentexplorer.gui.state.layers import MapLayers
 from latentexplorer.gui.state.opened_run import OpenedRun, check_shape
 from latentexplorer.gui.state.selection import Selection
 from latentexplorer.gui.state.view import ViewState
@@ -54,6 +56,7 @@ class Session(QObject):
         self.view = ViewState(self.opened, self.report_error, self)
         self.colouring = Colouring(self.opened, self.view, self)
         self.selection = Selection(self.opened, self.view, self.colouring, self.report_error, self)
+        self.layers = MapLayers(self)
         self._encoding: Task | None = None
         self._fitting: Task | None = None
 
