@@ -27,6 +27,8 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [  # script, arguments, --quic
     ("gui_training.py", ["--seconds", "30"], ["--seconds", "20"]),
     ("lasso.py", [], []),
     ("wrapped_click.py", [], []),
+    ("atlas.py", [], []),
+    ("latent_layers.py", [], []),
 ]
 
 

@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.text_search = TextSearchPanel(self.session)  # caption search, for CLIP runs only
         left_layout.addWidget(self.text_search)
         left_layout.addWidget(self.scatter, 1)
+        left_layout.addWidget(self.map_layers.panel)
         right = QSplitter(Qt.Orientation.Vertical)
         preview_scroll = QScrollArea()  # a wide strip scrolls instead of growing the window
         preview_scroll.setWidgetResizable(True)

@@ -13,6 +13,13 @@ import torch
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QVBoxLayout, QWidget
 
+from latentexplorer.analysis.aggregate_posterior import KLEstimate, aggregate_kl
+from latentexplorer.analysis.aggregate_view import (
+    AggregateView,
+    covering_grid,
+    density_in_view,
+    prior_contours,
+)
 from latentexplorer.analysis.prior_coverage import PriorCoverage, prior_coverage
 from latentexplorer.analysis.projection import Projection, make_projection
 from latentexplorer.bundled import bundled_runs
@@ -21,9 +28,11 @@ from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError
 from latentexplorer.gui.state.opened_run import MODEL_KINDS
 from latentexplorer.gui.widgets import images as im
+from latentexplorer.gui.widgets.images import grid_rect
 from latentexplorer.gui.widgets.passive_scatter import PassiveScatter
 
 OPEN_ITEM = "Open…"
+KL_SAMPLES = 500
 PICK_RADIUS_PX = 8.0
 
 
@@ -38,6 +47,8 @@ class ComparedRun:
     projection: Projection
     xy: np.ndarray
     coverage: PriorCoverage
+    aggregate: AggregateView  # q(z) and p(z) on a grid holding the codes and the prior's 3σ
+    kl: KLEstimate  # KL(q(z) ‖ p(z)), Monte Carlo
 
     @property
     def latent_dim(self) -> int:
@@ -53,7 +64,12 @@ class ComparedRun:
         text = f"{kind} · {self.images.name}, {len(self.images):,} items · {cfg.latent_dim}-d latent"
         if cfg.is_linear:
             text += f"\n{self.run.model.summary()}"
-        return f"{text}\nPrior N(0, I) vs codes: {self.coverage.describe()}"
+        if np.isfinite(self.kl.kl):
+            kl = f"KL(q(z) ‖ p(z)) ≈ {self.kl.kl:.2f} ± {self.kl.se:.2f} nats"
+        else:
+            kl = f"KL(q(z) ‖ p(z)): {self.kl.note}"
+        return (f"{text}\nPrior N(0, I) vs codes: {self.coverage.describe()}\n{kl}; holes: "
+                f"{self.aggregate.hole_fraction:.0%} of the prior's 2σ region")
 
 
 def load_compared_run(folder: str | Path) -> ComparedRun:
@@ -64,11 +80,14 @@ def load_compared_run(folder: str | Path) -> ComparedRun:
     if not run.config.model.has_decoder:
         raise DataError(f"{run.name} has no decoder: the comparison decodes prior samples on both sides")
     images = load_dataset(run.config.data)
-    mu, _ = encode_all(run.model, images)
+    mu, logvar = encode_all(run.model, images)
     d = mu.shape[1]
     projection = make_projection("dims" if d <= 2 else "pca", mu, (0, min(1, d - 1)))
-    return ComparedRun(Path(folder), run, images, mu, projection, projection.transform(mu),
-                       prior_coverage(mu))
+    xy = projection.transform(mu)
+    xs, ys = covering_grid(xy, projection, d)
+    return ComparedRun(Path(folder), run, images, mu, projection, xy, prior_coverage(mu),
+                       density_in_view(mu, logvar, projection, d, xs, ys),
+                       aggregate_kl(mu, logvar, samples=KL_SAMPLES, seed=0))
 
 
 class _ClickViewBox(pg.ViewBox):
@@ -121,6 +140,15 @@ class CompareSide(QWidget):
                                                    brush=pg.mkBrush(None))
         for item in (self.points, self.sample_markers, self.selection_marker):
             self.plot.addItem(item)
+        self.density = pg.ImageItem(axisOrder="row-major")  # q(z) vs p(z), when the tab asks
+        self.holes = pg.ImageItem(axisOrder="row-major")
+        self.prior_curves = [pg.PlotCurveItem(pen=pg.mkPen((40, 40, 40), width=1.5, style=Qt.PenStyle.DashLine))
+                             for _ in range(3)]
+        for z, item in enumerate((self.density, self.holes, *self.prior_curves)):
+            item.setZValue(-12 + z)
+            item.setVisible(False)
+            self.plot.addItem(item, ignoreBounds=True)
+        self.aggregate_shown = False
         self.strip_caption = QLabel("Press “Sample from prior” to decode the same z ~ N(0, I) on both sides")
         self.strip_caption.setWordWrap(True)
         self.strip = QLabel()
@@ -183,7 +211,25 @@ class CompareSide(QWidget):
         self.plot.setLabel("bottom", data.projection.labels[0])
         self.plot.setLabel("left", data.projection.labels[1])
         self.view_box.autoRange()
+        self.show_aggregate(self.aggregate_shown)
         self.loaded.emit()
+
+    def show_aggregate(self, on: bool) -> None:
+        """Draw q(z) (blue), the prior's 1-3σ contours and the holes (red) under the points."""
+        self.aggregate_shown = on
+        data = self.data
+        if data is None:
+            return
+        if on:
+            shade, hole = data.aggregate.rgba(0.6)
+            rect = grid_rect(data.aggregate.xs, data.aggregate.ys)
+            for image, pixels in ((self.density, shade), (self.holes, hole)):
+                image.setImage(pixels, autoLevels=False, levels=(0, 255))
+                image.setRect(rect)
+            for polygon, curve in zip(prior_contours(data.projection, data.latent_dim), self.prior_curves):
+                curve.setData(polygon[:, 0], polygon[:, 1])
+        for item in (self.density, self.holes, *self.prior_curves):
+            item.setVisible(on)
 
     def show_samples(self, zs: np.ndarray, seed: int) -> None:
         """Mark prior samples on the scatter and decode them in the strip."""

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from latentexplorer.analysis.prior_coverage import prior_samples
 from latentexplorer.bundled import bundled_run
@@ -46,6 +54,12 @@ class CompareTab(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.sample_button)
         top.addWidget(self.seed)
+        self.aggregate = QCheckBox("q(z) vs p(z)")
+        self.aggregate.setObjectName("compareAggregate")
+        self.aggregate.setToolTip("Shade each side's aggregate posterior q(z) (blue) over the prior's 1-3σ "
+                                  "contours, with the holes where the prior has mass and q(z) none (red)")
+        self.aggregate.toggled.connect(lambda on: [side.show_aggregate(on) for side in (self.left, self.right)])
+        top.addWidget(self.aggregate)
         top.addWidget(self.hint, 1)
         sides = QHBoxLayout()
         sides.addWidget(self.left)

@@ -8,19 +8,26 @@ from __future__ import annotations
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
+from latentexplorer.gui.explorer.aggregate_layer import AggregateLayer
 from latentexplorer.gui.explorer.atlas_layer import AtlasLayer
+from latentexplorer.gui.explorer.layers_panel import LayersPanel
 from latentexplorer.gui.explorer.thumbnails_layer import ThumbnailLayer
+from latentexplorer.gui.explorer.true_posterior_layer import TruePosteriorLayer
 from latentexplorer.gui.state.layers import LAYERS
 from latentexplorer.gui.state.session import Session
 
 
 class MapLayersView:
-    """Every layer of the map on `scatter`, and `menu`, the Layers menu."""
+    """Every layer of the map on `scatter`, `menu` (the Layers menu) and `panel` (opacity and
+    figures, shown under the scatter while a layer is on)."""
 
     def __init__(self, session: Session, scatter, window: QWidget) -> None:
         self.session, self.window = session, window
         self.atlas = AtlasLayer(session, scatter)
         self.thumbnails = ThumbnailLayer(session, scatter)
+        self.aggregate = AggregateLayer(session, scatter)
+        self.true_posterior = TruePosteriorLayer(session, scatter)
+        self.panel = LayersPanel(session)
         self.menu = QMenu("&Layers", window)
         self.actions: dict[str, QAction] = {}
         for layer, name in LAYERS.items():
@@ -45,6 +52,9 @@ class MapLayersView:
         """The atlas of the visible region alone, as a PNG mosaic."""
         from latentexplorer.gui.widgets import images as im
 
+        if not self.session.opened.has_decoder:
+            self.session.report_error("this model has no decoder: there is no atlas to export")
+            return None
         mosaic = self.atlas.mosaic()
         if mosaic is None:
             self.session.report_error("the atlas has no decoded tiles: switch on Layers ▸ Decoded atlas")

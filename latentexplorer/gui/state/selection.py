@@ -147,6 +147,16 @@ class Selection(QObject):
             return self._view.posterior_shape(self.drawing.mu, logvar)
         return None
 
+    def current_input(self) -> tuple[str, np.ndarray] | None:
+        """(what it is, C×H×W float image in [0, 1]) of the selected item or of the drawing:
+        the x whose true posterior p(z|x) a layer of the map shows."""
+        o = self._opened
+        if self.selected >= 0:
+            return f"item {self.selected}", o.images.float_batch(np.array([self.selected]))[0].numpy()
+        if self.drawing is not None:
+            return "your drawing", np.asarray(self.drawing.image, np.float32)
+        return None
+
     def view_changed(self) -> None:
         """The projection changed: paths and samples drawn in the old one go, the marker and
         the ellipse are drawn again in the new one."""

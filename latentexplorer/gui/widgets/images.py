@@ -69,3 +69,12 @@ def save_gif(frames: np.ndarray, path: str | Path, size: int = 128, ms_per_frame
     pictures = [Image.fromarray(upscale(to_uint8(f), size)) for f in frames]
     loop = pictures + pictures[-2:0:-1]
     loop[0].save(path, save_all=True, append_images=loop[1:], duration=ms_per_frame, loop=0)
+
+
+def grid_rect(xs: np.ndarray, ys: np.ndarray):
+    """The QRectF that an image of cells centred on the grid xs × ys covers in data units."""
+    from PySide6.QtCore import QRectF
+
+    dx = (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
+    dy = (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+    return QRectF(xs[0] - dx / 2, ys[0] - dy / 2, dx * len(xs), dy * len(ys))
