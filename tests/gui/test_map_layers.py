@@ -124,3 +124,38 @@ def test_the_compare_tab_shows_q_against_p_for_an_ae_and_a_vae(window, qtbot):
         assert not np.isfinite(kinds["ae"].kl.kl) and np.isfinite(kinds["vae"].kl.kl)
     tab.aggregate.setChecked(False)
     assert not tab.left.density.isVisible()
+
+
+def test_the_panel_says_what_an_autoencoder_and_an_embedding_cannot_show(window, qtbot):
+    from latentexplorer.bundled import bundled_run
+
+    window.session.open_run(bundled_run("digits-ae-2d"))
+    switch_on(window, TRUE_POSTERIOR)
+    window.session.selection.select(3)
+    label = window.map_layers.panel.figures[TRUE_POSTERIOR]
+    qtbot.waitUntil(lambda: "log p(x) =" in label.text(), timeout=30_000)
+    assert "autoencoder's q(z|x) is a point" in label.text() and "nan" not in label.text()
+    switch_on(window, "atlas")
+    assert window.map_layers.panel.figures["atlas"].text() == ""
+    window.session.open_run(bundled_run("sprites-clip"))
+    assert "no decoder" in window.map_layers.panel.figures["atlas"].text()
+
+
+def test_file_export_scatter_saves_the_layers_with_the_points(window, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog
+
+    def exported(name: str) -> np.ndarray:
+        target = tmp_path / name
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+        window.export_scatter_action.trigger()
+        return np.asarray(Image.open(target).convert("RGB")).astype(int)
+
+    def bluish(pixels: np.ndarray) -> float:  # the share in q(z)'s shade: blue well above red
+        return float(((pixels[..., 2] - pixels[..., 0]) > 25).mean())
+
+    plain = exported("plain.png")
+    switch_on(window, AGGREGATE)
+    qtbot.waitUntil(lambda: window.map_layers.aggregate.shown is not None, timeout=20_000)
+    with_layer = exported("aggregate.png")
+    assert bluish(with_layer) > bluish(plain) + 0.05  # (the panel, now shown, made the plot shorter)

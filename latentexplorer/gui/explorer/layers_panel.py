@@ -4,6 +4,8 @@ and their gap), so the numbers the chapter is about sit beside the picture that 
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QSlider, QWidget
 
@@ -35,6 +37,10 @@ def posterior_text(figures) -> str:
     found = figures.evidence
     if found is None:
         return f"{figures.what}: integrating log p(x) over a grid…"
+    if math.isnan(found.elbo):  # a point posterior
+        text = (f"{figures.what}: log p(x) = {found.log_px:.3f} (grid, with the prior N(0, I)) · an "
+                "autoencoder's q(z|x) is a point: it has no ELBO or IWAE bound to compare")
+        return text + (f"<br><span style='color:#b05000'>{found.warning}</span>" if found.warning else "")
     text = (f"{figures.what}: log p(x) = {found.log_px:.3f} (grid) · ELBO {found.elbo:.3f} · "
             f"IWAE-{found.k} {found.iwae:.3f} · gap log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) = {found.gap:.3f} nats")
     if found.warning:
@@ -69,6 +75,7 @@ class LayersPanel(QGroupBox):
         layout.setColumnStretch(2, 1)
         session.layers.layerToggled.connect(self._toggled)
         session.layers.figuresChanged.connect(self._figures_changed)
+        session.opened.runChanged.connect(self._say_what_the_atlas_cannot)
         for layer in self.rows:
             self._toggled(layer, session.layers.is_on(layer))
 
@@ -76,6 +83,13 @@ class LayersPanel(QGroupBox):
         for widget in self.rows.get(layer, []):
             widget.setVisible(on)
         self.setVisible(any(self.session.layers.is_on(name) for name in self.rows))
+        if layer == ATLAS:
+            self._say_what_the_atlas_cannot()
+
+    def _say_what_the_atlas_cannot(self) -> None:
+        o = self.session.opened
+        self.figures[ATLAS].setText("" if not o.has_run or o.has_decoder else
+                                    "this model has no decoder (an embedding): there is nothing to decode")
 
     def _figures_changed(self, layer: str, figures) -> None:
         label = self.figures.get(layer)

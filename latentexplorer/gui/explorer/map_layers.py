@@ -5,6 +5,7 @@ item. Each layer is its own module; this one builds them and the menu that drive
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
@@ -15,6 +16,8 @@ from latentexplorer.gui.explorer.thumbnails_layer import ThumbnailLayer
 from latentexplorer.gui.explorer.true_posterior_layer import TruePosteriorLayer
 from latentexplorer.gui.state.layers import LAYERS
 from latentexplorer.gui.state.session import Session
+
+MOSAIC_PX = 1024  # an exported atlas is enlarged to about this size on its longer side
 
 
 class MapLayersView:
@@ -63,6 +66,8 @@ class MapLayersView:
             path, _ = QFileDialog.getSaveFileName(self.window, "Export atlas mosaic", "atlas.png", "PNG (*.png)")
         if not path:
             return None
+        factor = max(1, MOSAIC_PX // max(mosaic.shape[:2]))  # pixels stay square and sharp
+        mosaic = np.repeat(np.repeat(mosaic, factor, axis=0), factor, axis=1)
         try:
             im.save_png(mosaic, path)
         except OSError as exc:

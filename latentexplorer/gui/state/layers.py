@@ -21,7 +21,7 @@ LAYERS = {
     TRUE_POSTERIOR: "True posterior p(z|x) (2-D latents)",
 }
 """Every layer, in the Layers menu's order, with its name there."""
-DEFAULT_OPACITY = {ATLAS: 0.55, THUMBNAILS: 1.0, AGGREGATE: 0.6, TRUE_POSTERIOR: 0.7}
+DEFAULT_OPACITY = {ATLAS: 0.8, THUMBNAILS: 1.0, AGGREGATE: 0.6, TRUE_POSTERIOR: 0.7}
 
 
 class MapLayers(QObject):
