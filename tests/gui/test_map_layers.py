@@ -159,3 +159,38 @@ def test_file_export_scatter_saves_the_layers_with_the_points(window, qtbot, tmp
     qtbot.waitUntil(lambda: window.map_layers.aggregate.shown is not None, timeout=20_000)
     with_layer = exported("aggregate.png")
     assert bluish(with_layer) > bluish(plain) + 0.05  # (the panel, now shown, made the plot shorter)
+
+
+def test_a_linear_model_and_a_users_model_get_the_layers_too(window, qtbot, trained_user_models):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from test_atlas_layer import assert_tiles_are_decodes, wait_for_atlas
+
+    from latentexplorer.checkpoint import Run
+    from latentexplorer.cli import build_parser
+    from latentexplorer.cli.open_model import prepare
+    from latentexplorer.config import ModelConfig
+    from latentexplorer.models import fit_linear_model
+
+    session = window.session
+    images = session.opened.images
+    fa = fit_linear_model(ModelConfig(kind="fa", image_shape=(1, 8, 8), latent_dim=2), images.float_batch())
+    run = Run(folder=Path("fa-2d"), config=replace(session.opened.run.config, model=fa.config), model=fa)
+    with qtbot.waitSignal(session.opened.runChanged, timeout=10_000):
+        session.use_model(run, images)
+    switch_on(window, "atlas")
+    switch_on(window, TRUE_POSTERIOR)
+    wait_for_atlas(window.map_layers.atlas, qtbot)
+    assert_tiles_are_decodes(session, window.map_layers.atlas)
+    session.selection.select(7)
+    layer = window.map_layers.true_posterior
+    qtbot.waitUntil(lambda: layer.figures is not None and layer.figures.evidence is not None, timeout=30_000)
+    found = layer.figures.evidence
+    assert abs(found.gap) < 1e-3  # factor analysis's q(z|x) is its exact posterior
+    user = trained_user_models["conv"]
+    with qtbot.waitSignal(session.opened.runChanged, timeout=10_000):
+        session.use_model(*prepare(build_parser().parse_args(["open", *user.flags])))
+    wait_for_atlas(window.map_layers.atlas, qtbot)
+    assert_tiles_are_decodes(session, window.map_layers.atlas)
+    qtbot.waitUntil(lambda: "this one has 3" in window.map_layers.panel.figures[TRUE_POSTERIOR].text(), timeout=5000)

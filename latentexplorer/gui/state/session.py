@@ -1,4 +1,4 @@
-"""The Session: what the views share, made of four state objects with one vocabulary each.
+"""The Session: what the views share, made of five state objects with one vocabulary each.
 
     session.opened      OpenedRun   the run, its eval-mode model, the items and their codes
     session.view        ViewState   the 2-D projection and where each item is placed
