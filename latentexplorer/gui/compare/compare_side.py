@@ -18,7 +18,6 @@ from latentexplorer.analysis.aggregate_view import (
     AggregateView,
     covering_grid,
     density_in_view,
-    prior_contours,
 )
 from latentexplorer.analysis.prior_coverage import PriorCoverage, prior_coverage
 from latentexplorer.analysis.projection import Projection, make_projection
@@ -28,7 +27,7 @@ from latentexplorer.data import ImageSet, load_dataset
 from latentexplorer.errors import DataError
 from latentexplorer.gui.state.opened_run import MODEL_KINDS
 from latentexplorer.gui.widgets import images as im
-from latentexplorer.gui.widgets.images import grid_rect
+from latentexplorer.gui.widgets.aggregate_items import AggregateItems
 from latentexplorer.gui.widgets.passive_scatter import PassiveScatter
 
 OPEN_ITEM = "Open…"
@@ -140,14 +139,8 @@ class CompareSide(QWidget):
                                                    brush=pg.mkBrush(None))
         for item in (self.points, self.sample_markers, self.selection_marker):
             self.plot.addItem(item)
-        self.density = pg.ImageItem(axisOrder="row-major")  # q(z) vs p(z), when the tab asks
-        self.holes = pg.ImageItem(axisOrder="row-major")
-        self.prior_curves = [pg.PlotCurveItem(pen=pg.mkPen((40, 40, 40), width=1.5, style=Qt.PenStyle.DashLine))
-                             for _ in range(3)]
-        for z, item in enumerate((self.density, self.holes, *self.prior_curves)):
-            item.setZValue(-12 + z)
-            item.setVisible(False)
-            self.plot.addItem(item, ignoreBounds=True)
+        self.aggregate = AggregateItems(self.plot)  # q(z) vs p(z), when the tab asks
+        self.density, self.prior_curves = self.aggregate.image, self.aggregate.prior_curves
         self.aggregate_shown = False
         self.strip_caption = QLabel("Press “Sample from prior” to decode the same z ~ N(0, I) on both sides")
         self.strip_caption.setWordWrap(True)
@@ -221,15 +214,10 @@ class CompareSide(QWidget):
         if data is None:
             return
         if on:
-            shade, hole = data.aggregate.rgba(0.6)
-            rect = grid_rect(data.aggregate.xs, data.aggregate.ys)
-            for image, pixels in ((self.density, shade), (self.holes, hole)):
-                image.setImage(pixels, autoLevels=False, levels=(0, 255))
-                image.setRect(rect)
-            for polygon, curve in zip(prior_contours(data.projection, data.latent_dim), self.prior_curves):
-                curve.setData(polygon[:, 0], polygon[:, 1])
-        for item in (self.density, self.holes, *self.prior_curves):
-            item.setVisible(on)
+            self.aggregate.show_density(data.aggregate, 0.6)
+            self.aggregate.show_prior(data.projection, data.latent_dim)
+        else:
+            self.aggregate.hide()
 
     def show_samples(self, zs: np.ndarray, seed: int) -> None:
         """Mark prior samples on the scatter and decode them in the strip."""

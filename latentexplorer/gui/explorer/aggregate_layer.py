@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 
 from latentexplorer.analysis.aggregate_posterior import KLEstimate, aggregate_kl
-from latentexplorer.analysis.aggregate_view import AggregateView, density_in_view, prior_contours
+from latentexplorer.analysis.aggregate_view import AggregateView, density_in_view
 from latentexplorer.gui.explorer.view_layer import ViewLayer
 from latentexplorer.gui.state.layers import AGGREGATE
 from latentexplorer.gui.state.session import Session
-from latentexplorer.gui.widgets.images import grid_rect
+from latentexplorer.gui.widgets.aggregate_items import AggregateItems
 
 GRID = 120
 KL_SAMPLES = 1000
@@ -37,14 +36,8 @@ class AggregateLayer(ViewLayer):
 
     def __init__(self, session: Session, scatter, parent: QObject | None = None) -> None:
         super().__init__(session, scatter, parent)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.hole_image = pg.ImageItem(axisOrder="row-major")
-        self.prior_curves = [pg.PlotCurveItem(pen=pg.mkPen((40, 40, 40), width=1.5, style=Qt.PenStyle.DashLine))
-                             for _ in range(3)]
-        for z, item in enumerate((self.image, self.hole_image, *self.prior_curves)):
-            item.setZValue(-12 + z)
-            item.setVisible(False)
-            scatter.plot.addItem(item, ignoreBounds=True)
+        self.drawn = AggregateItems(scatter.plot)
+        self.image, self.hole_image, self.prior_curves = self.drawn.image, self.drawn.hole_image, self.drawn.prior_curves
         self.shown: AggregateView | None = None
         self.kl: KLEstimate | None = None
         self._kl_of: object = None  # the codes the KL was estimated for
@@ -65,10 +58,7 @@ class AggregateLayer(ViewLayer):
         self._publish()
 
     def _draw_prior(self) -> None:
-        contours = prior_contours(self.session.view.projection, self.session.opened.latent_dim)
-        for polygon, curve in zip(contours, self.prior_curves):
-            curve.setData(polygon[:, 0], polygon[:, 1])
-            curve.setVisible(True)
+        self.drawn.show_prior(self.session.view.projection, self.session.opened.latent_dim)
 
     def _show(self, shown: AggregateView) -> None:
         if not self.on:
@@ -78,14 +68,7 @@ class AggregateLayer(ViewLayer):
         self._publish()
 
     def _paint(self) -> None:
-        shown = self.shown
-        shade, hole = shown.rgba(self.opacity)
-        self.image.setImage(shade, autoLevels=False, levels=(0, 255))
-        self.image.setRect(grid_rect(shown.xs, shown.ys))
-        self.hole_image.setImage(hole, autoLevels=False, levels=(0, 255))
-        self.hole_image.setRect(grid_rect(shown.xs, shown.ys))
-        self.image.setVisible(True)
-        self.hole_image.setVisible(True)
+        self.drawn.show_density(self.shown, self.opacity)
 
     def _kl_done(self, estimate: KLEstimate) -> None:
         if self._kl_of is self.session.opened.mu:
@@ -108,5 +91,4 @@ class AggregateLayer(ViewLayer):
     def clear(self) -> None:
         self.session.tasks.cancel("aggregate-density")
         self.shown = None
-        for item in (self.image, self.hole_image, *self.prior_curves):
-            item.setVisible(False)
+        self.drawn.hide()
