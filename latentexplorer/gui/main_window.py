@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -43,6 +43,7 @@ from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
 from latentexplorer.gui.widgets.open_model_dialog import OpenModelDialog
 from latentexplorer.gui.widgets.recent_menu import RecentMenu
+from latentexplorer.gui.window_exports import WindowExports
 from latentexplorer.opening import ModelSpec
 from latentexplorer.version import __version__
 
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
 
     def create_actions(self) -> None:
         a = self._action
+        self.exports = WindowExports(self)
         self.open_action = a("&Open run…", self.open_run_dialog, QKeySequence.StandardKey.Open,
                              "Open a run folder (config.json + model.safetensors)")
         self.open_model_action = a("Open &model…", lambda: self.open_model_dialog(), "Ctrl+Shift+O",
@@ -149,14 +151,14 @@ class MainWindow(QMainWindow):
                                   "Encode another dataset with the current model")
         self.open_sweep_action = a("Open β &sweep…", lambda: open_sweep_dialog(self), None,
                                    "Plot reconstruction, KL and MIG of a β sweep and open its runs")
-        self.export_codes_action = a("Export &codes…", self.export_codes, None,
+        self.export_codes_action = a("Export &codes…", self.exports.export_codes, None,
                                      "Save μ, log σ², labels and responsibilities as NPZ or CSV")
-        self.export_scatter_action = a("Export &scatter…", self.export_scatter, None,
+        self.export_scatter_action = a("Export &scatter…", self.exports.export_scatter, None,
                                        "Save the scatter as PNG or SVG")
-        self.export_preview_action = a("Export &preview…", self.export_preview, QKeySequence.StandardKey.Save,
+        self.export_preview_action = a("Export &preview…", self.exports.export_preview, QKeySequence.StandardKey.Save,
                                        "Save the current preview as PNG")
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit LatentExplorer")
-        self.copy_action = a("&Copy preview", self.copy_preview, QKeySequence.StandardKey.Copy,
+        self.copy_action = a("&Copy preview", self.exports.copy_preview, QKeySequence.StandardKey.Copy,
                              "Copy the current preview image to the clipboard")
         self.clear_action = a("Clear selection", self.session.selection.clear, Qt.Key.Key_Escape,
                               "Clear the selection and the preview")
@@ -364,38 +366,6 @@ class MainWindow(QMainWindow):
             self.attribute_vectors = AttributeVectors(self.session, self)
         self.attribute_vectors.show()
         self.attribute_vectors.raise_()
-
-    def copy_preview(self) -> None:
-        image = self.preview.current_image()
-        if image is not None:
-            QGuiApplication.clipboard().setPixmap(im.rgb_to_pixmap(image))
-            self.statusBar().showMessage("preview copied to the clipboard", 3000)
-
-    def export_preview(self) -> None:
-        image = self.preview.current_image()
-        if image is None:
-            self.show_error("nothing to export yet: click a point or drag between two points first")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export preview", "preview.png", "PNG (*.png)")
-        if path:
-            im.save_png(image, path)
-
-    def export_scatter(self) -> None:
-        import pyqtgraph.exporters as exporters
-
-        path, chosen = QFileDialog.getSaveFileName(self, "Export scatter", "scatter.png", "PNG (*.png);;SVG (*.svg)")
-        if not path:
-            return
-        item = self.scatter.plot.getPlotItem()
-        exporter = exporters.SVGExporter(item) if path.endswith(".svg") else exporters.ImageExporter(item)
-        exporter.export(path)
-
-    def export_codes(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export latent codes", "codes.npz", "NPZ (*.npz);;CSV (*.csv)")
-        if path:
-            from latentexplorer.analysis.code_table import write_codes
-
-            write_codes(self.session.codes_table(), path)
 
     # --- settings ----------------------------------------------------------------------------
 
