@@ -438,3 +438,21 @@ def test_describe():
     assert "3 classes" in text and "pos_x" in text
     flat = ImageSet(images=np.zeros((3, 3, 4, 4), dtype=np.float32), name="raw")
     assert "no labels" in describe(flat) and "3×4×4 float32" in describe(flat)
+
+
+def test_random_bytes_are_not_called_pickles_but_real_pickles_are(tmp_path, run_cli):
+    import pickle
+
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match=r"is not a NumPy \.npz or \.npy file") as raised:
+        load_arrays(junk)
+    assert "pickle" not in str(raised.value)
+    done = run_cli("train", "--dataset", "npz", "--data-root", str(junk), "--epochs", "1")
+    assert done.returncode != 0 and "is not a NumPy .npz or .npy file" in done.stderr
+    assert "pickle" not in done.stderr
+    real = tmp_path / "images.npy"
+    with open(real, "wb") as f:
+        pickle.dump({"images": np.zeros((2, 4, 4))}, f)
+    with pytest.raises(DataError, match="pickled Python objects"):
+        load_arrays(real)

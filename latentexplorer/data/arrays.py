@@ -75,11 +75,29 @@ def image_set_from_arrays(images: np.ndarray, labels: np.ndarray | None = None,
     )
 
 
+NUMPY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04")  # .npy, and .npz (a zip archive)
+PICKLE_PROTOCOL_MARK = b"\x80"  # pickle protocols 2-5 start with PROTO
+
+
 def _load_error(file: Path, exc: Exception) -> DataError:
+    """NumPy reads anything without its magic as a pickle, so its "pickled data" error covers
+    random bytes too: the file's first bytes tell a real pickle from a file that is not NumPy."""
     if "pickle" in str(exc).lower():
+        with open(file, "rb") as f:
+            head = f.read(8)
+        if head.startswith(NUMPY_MAGIC):
+            return DataError(
+                f"{file} holds Python objects (pickled arrays), which are not loaded for safety; "
+                "save plain numeric arrays instead"
+            )
+        if head.startswith(PICKLE_PROTOCOL_MARK) and len(head) > 1 and 2 <= head[1] <= 5:
+            return DataError(
+                f"{file} is a Python pickle, not NumPy arrays: pickled Python objects are never "
+                "loaded (they can run code); save the images with numpy.savez or numpy.save"
+            )
         return DataError(
-            f"{file} holds Python objects (pickled arrays), which are not loaded for safety; "
-            "save plain numeric arrays instead"
+            f"{file} is not a NumPy .npz or .npy file (it does not start as one); save the images "
+            "with numpy.savez or numpy.save"
         )
     return DataError(f"cannot read {file} as a NumPy .npy/.npz file: {exc}")
 
