@@ -33,6 +33,8 @@ ARCHITECTURES = ("auto", "mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+SPLITS = ("seeded", "standard")
+BINARIZE_MODES = ("off", "static", "dynamic")
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,18 @@ class DataConfig:
     seed: int = 0
     full: bool = False
     val_fraction: float = 0.1
+    split: str = "seeded"
+    """seeded: `val_fraction` of the data held out with the seed; standard: the dataset's own
+    split (MNIST: train on its 60,000 training images, hold out its 10,000 test images), the
+    one papers report likelihoods on."""
+    binarize: str = "off"
+    """static: each pixel drawn once as 0 or 1 from its grey level (seeded); dynamic: drawn
+    anew every epoch (Burda et al. 2016), which regularises. Held-out images: drawn once."""
 
     def __post_init__(self) -> None:
+        _check(self.split in SPLITS, f"split must be one of {SPLITS}, got {self.split!r}")
+        _check(self.binarize in BINARIZE_MODES,
+               f"binarize must be one of {BINARIZE_MODES}, got {self.binarize!r}")
         _check(0.0 <= self.val_fraction < 1.0, "val_fraction must be in [0, 1)")
         _check(self.n is None or self.n >= 1, "n must be positive")
         _check(self.size is None or self.size >= 4, "image size must be at least 4")

@@ -12,6 +12,7 @@ import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from latentexplorer.checkpoint import read_state
@@ -23,13 +24,13 @@ from latentexplorer.training.sweep_results import read_results
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def tiny_sweep(betas=(1.0, 4.0), epochs=1, jobs=1) -> SweepConfig:
+def tiny_sweep(betas=(1.0, 4.0), epochs=1, jobs=1, seeds=None) -> SweepConfig:
     run = RunConfig(
         model=ModelConfig(kind="betavae", latent_dim=3, architecture="mlp", hidden=(32,)),
         train=TrainConfig(epochs=epochs, batch_size=64, threads=1),
         data=DataConfig(name="sprites", n=300, size=16),
     )
-    return SweepConfig(run=run, betas=betas, jobs=jobs, eval_items=100, eval_k=4)
+    return SweepConfig(run=run, betas=betas, jobs=jobs, eval_items=100, eval_k=4, seeds=seeds)
 
 
 def weights_mtimes(out: Path) -> dict[str, int]:
@@ -44,9 +45,13 @@ def finished(tmp_path_factory) -> Path:
     return out
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_a_sweep_writes_one_row_per_beta_and_a_plot_of_recon_kl_and_mig(finished):
-    with open(finished / "sweep.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_csv(finished / "sweep-runs.csv")
     assert [float(r["beta"]) for r in rows] == [1.0, 4.0]
     assert [r["run"] for r in rows] == ["beta-1", "beta-4"]
     for row in rows:
@@ -56,6 +61,13 @@ def test_a_sweep_writes_one_row_per_beta_and_a_plot_of_recon_kl_and_mig(finished
     table = json.loads((finished / "sweep.json").read_text())
     assert [r["beta"] for r in table["rows"]] == [1.0, 4.0]
     assert [r.beta for r in read_results(finished)] == [1.0, 4.0]
+    # one seed per β: the summary's means are the runs' figures, with no interval (not a zero)
+    summary = read_csv(finished / "sweep.csv")
+    assert [(float(r["beta"]), int(r["seeds"])) for r in summary] == [(1.0, 1), (4.0, 1)]
+    for run, point in zip(rows, summary):
+        for metric in ("recon", "kl", "elbo", "mig", "active_units", "iwae"):
+            assert float(point[f"{metric}_mean"]) == pytest.approx(float(run[metric])), metric
+            assert point[f"{metric}_ci95"] == "", metric
 
     svg = ET.parse(finished / "sweep.svg").getroot()
     assert svg.tag == f"{SVG}svg"
@@ -154,6 +166,7 @@ def test_ctrl_c_stops_the_sweep_keeping_complete_epochs(tmp_path):
     (("--beta", "1", "1"), "each β must be given once"),
     (("--beta", "1", "--jobs", "0"), "--jobs must be at least 1"),
     (("--beta", "1", "--model", "ae"), "needs a VAE"),
+    (("--beta", "1", "--seeds", "0", "0"), "distinct seeds"),
     ((), "give the betas"),
 ])
 def test_bad_options_give_one_line_and_status_2(tmp_path, capsys, args, message):
@@ -168,3 +181,56 @@ def test_a_rerun_may_not_change_the_model_of_a_sweep(finished, capsys):
     err = capsys.readouterr().err
     assert "other model settings (latent_dim)" in err and len(err.strip().splitlines()) == 1
     assert read_sweep_config(finished).run.model.latent_dim == 3
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Path:
+    """2 βs × 3 seeds, one epoch each."""
+    out = tmp_path_factory.mktemp("seeded") / "sweep"
+    result = run_sweep(tiny_sweep(seeds=(0, 1, 2)), out)
+    assert result.status == "completed" and len(result.outcomes) == 6
+    return out
+
+
+def test_seeds_train_each_beta_once_per_seed_and_report_mean_and_t_interval(seeded):
+    from scipy import stats
+
+    runs = read_csv(seeded / "sweep-runs.csv")
+    assert [(float(r["beta"]), int(r["seed"]), r["run"]) for r in runs] == [
+        (b, s, f"beta-{b:g}-seed-{s}") for b in (1.0, 4.0) for s in (0, 1, 2)]
+    for r in runs:  # each seed's run was trained with that seed, on the same split
+        config = json.loads((seeded / r["run"] / "config.json").read_text())
+        assert config["train"]["seed"] == int(r["seed"]) and config["data"]["seed"] == 0
+    summary = read_csv(seeded / "sweep.csv")
+    assert list(summary[0])[:4] == ["beta", "seeds", "recon_mean", "recon_ci95"]
+    assert {"kl_mean", "kl_ci95", "elbo_mean", "elbo_ci95", "mig_mean", "mig_ci95", "active_units_mean",
+            "active_units_ci95", "iwae_mean", "iwae_ci95"} <= set(summary[0])
+    assert [(float(p["beta"]), int(p["seeds"])) for p in summary] == [(1.0, 3), (4.0, 3)]
+    t = stats.t.ppf(0.975, 2)
+    for point in summary:
+        for metric in ("recon", "kl", "elbo", "mig", "iwae"):
+            values = np.array([float(r[metric]) for r in runs if float(r["beta"]) == float(point["beta"])])
+            assert float(point[f"{metric}_mean"]) == pytest.approx(values.mean(), rel=1e-9), metric
+            half = t * values.std(ddof=1) / np.sqrt(3)
+            assert float(point[f"{metric}_ci95"]) == pytest.approx(half, rel=1e-9, abs=1e-12), metric
+    kl = [float(r["kl"]) for r in runs[:3]]
+    assert len(set(kl)) == 3  # the seeds differ, so the intervals are not zero
+
+    table = json.loads((seeded / "sweep.json").read_text())
+    assert len(table["rows"]) == 6 and len(table["summary"]) == 2
+    svg = ET.parse(seeded / "sweep.svg").getroot()
+    curves = {c.get("data-name"): c.get("points").split() for c in svg.iter(f"{SVG}polyline")}
+    assert all(len(points) == 2 for points in curves.values())  # one point per β: the mean
+    bars = [b for b in svg.iter(f"{SVG}path") if b.get("class") == "error-bar"]
+    assert len(bars) == 6  # recon, KL and MIG at each of the two βs
+    kl_bars = [b for b in bars if b.get("data-name").startswith("KL")]
+    assert [float(b.get("data-ci95")) for b in kl_bars] == pytest.approx(
+        [float(p["kl_ci95"]) for p in summary])
+
+
+def test_a_rerun_of_a_seeded_sweep_keeps_its_seeds_and_trains_nothing(seeded):
+    config = read_sweep_config(seeded)
+    assert config.seeds == (0, 1, 2)
+    result = run_sweep(config, seeded)
+    assert [o.status for o in result.outcomes] == ["skipped"] * 6
+    assert [o.label for o in result.outcomes[:2]] == ["β = 1, seed 0", "β = 1, seed 1"]

@@ -162,10 +162,17 @@ def evaluate_clip(model: CLIPModel, images: ImageSet, candidates: int = 100, n: 
 def print_clip_evaluation(run, images: ImageSet, args) -> int:
     """`latentexplorer evaluate` for a CLIP run: retrieval and zero-shot on the held-out items."""
     import json
+    import time
 
+    from latentexplorer.provenance import run_provenance
+
+    started = time.perf_counter()
     result = evaluate_clip(run.model, images, candidates=args.candidates, n=args.n, seed=args.seed)
     if args.json:
-        print(json.dumps({"run": str(run.folder), **result.to_dict()}, indent=2))
+        block = run_provenance(run, estimator="retrieval", items=result.items, split="validation",
+                               seed=args.seed, wall_time_s=time.perf_counter() - started,
+                               candidates=result.candidates)
+        print(json.dumps({"run": str(run.folder), **result.to_dict(), "provenance": block}, indent=2))
     else:
         cfg = run.config
         print(f"run {run.name}: clip, {cfg.model.latent_dim}-d embedding, {cfg.data.name}, "

@@ -1,4 +1,4 @@
-"""The command line: `latentexplorer [gui|open|train|sweep|evaluate|encode|install-desktop] ...`.
+"""The command line: `latentexplorer [gui|open|train|sweep|evaluate|encode|export-projector|install-desktop]`.
 
 One module per sub-command, each with `add_parser` and `run`; this module only assembles
 them, so no sub-command imports another through it. With no sub-command it opens the GUI
@@ -11,7 +11,16 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from latentexplorer.cli import encode, evaluate, gui, install_desktop, open_model, sweep, train
+from latentexplorer.cli import (
+    encode,
+    evaluate,
+    export_projector,
+    gui,
+    install_desktop,
+    open_model,
+    sweep,
+    train,
+)
 from latentexplorer.errors import UserError
 from latentexplorer.version import __version__
 
@@ -20,6 +29,7 @@ EXIT_USER_ERROR = 2
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "gui": gui.run, "train": train.run, "sweep": sweep.run, "evaluate": evaluate.run,
     "encode": encode.run, "install-desktop": install_desktop.run, "open": open_model.run,
+    "export-projector": export_projector.run,
 }
 
 
@@ -36,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser = train.add_parser(sub)
     evaluate.add_parser(sub)
     encode.add_parser(sub)
+    export_projector.add_parser(sub)
     sweep.add_parser(sub, train_parser)
     install_desktop.add_parser(sub)
     return parser

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
+from latentexplorer.cli import nll
 from latentexplorer.cli.common import int_list
 from latentexplorer.cli.open_model import add_model_arguments, open_run_or_model
 from latentexplorer.errors import UserError
@@ -25,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     evaluate.add_argument("--candidates", type=int, default=100,
                           help="CLIP runs: captions/images each query ranks (default 100)")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    nll.add_arguments(evaluate)
     add_model_arguments(evaluate)
     return evaluate
 
@@ -37,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--n, --k and --curve-n must be at least 1")
     ks = check_ks(args.ks)
     opened, config, images = open_run_or_model(args)
+    if nll.wanted(args):  # --iwae-k / --test: −log p(x), the likelihood papers' protocol
+        return nll.run(args, opened, config, images)
     # A user's model is split as a run on the same data would be (same seed, same fraction), so
     # its figures compare with our runs'; but it was not trained on our split, so it may have
     # seen these items: the output says so.
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         from latentexplorer.analysis.retrieval import print_clip_evaluation
 
         return print_clip_evaluation(opened, items, args)
+    started = time.perf_counter()
     result = evaluate(opened.model, items, n=args.n, k=args.k, seed=args.seed, ks=ks, curve_n=args.curve_n)
     user = "user_model" in opened.state
     subset = (f"a seeded {config.data.val_fraction:.0%} subset of {config.data.name} (seed "
@@ -56,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
         if user:
             source = {"model": args.model, "model_file": args.model_file and str(args.model_file.resolve()),
                       "weights": opened.state["user_model"], "data": config.data.name, "subset": subset}
-        print(json.dumps({**source, **result.to_dict()}, indent=2))
+        from latentexplorer.provenance import run_provenance
+
+        block = run_provenance(opened, estimator="iwae" if result.variational else "reconstruction",
+                               k=result.k or None, items=result.n, split="validation" if val is not None else "all",
+                               seed=args.seed, wall_time_s=time.perf_counter() - started)
+        print(json.dumps({**source, **result.to_dict(), "provenance": block}, indent=2))
         return 0
     if user:
         for note in getattr(opened.model, "notes", []):

@@ -1,9 +1,10 @@
-"""`latentexplorer sweep`: one run per β, then the table and plot of the trade-off.
+"""`latentexplorer sweep`: one run per β (per β and seed with `--seeds`), then the table and
+plot of the trade-off, each figure a mean ± 95 % interval over the seeds.
 
 It takes `train`'s data, model and training options (the same parser actions and the same
 `config_from_args`), so a sweep's runs are exactly what `train` would make. Its settings
 are saved in the sweep folder: a rerun with only `--out` (or nothing, for runs/sweep)
-continues it; `--epochs`, `--beta` and `--jobs` may change on a rerun, the rest may not.
+continues it; `--epochs`, `--beta`, `--seeds` and `--jobs` may change on a rerun, the rest may not.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction, train_parser: argparse.ArgumentP
                 target._add_action(action)
     sweep.add_argument("--beta", type=float, nargs="+", metavar="BETA",
                        help="the betas, e.g. --beta 1 2 4 8 (needed for a new sweep)")
+    sweep.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                       help="train each β once per seed, e.g. --seeds 0 1 2: every figure is then a "
+                            "mean ± 95%% Student-t interval over seeds (default: one run, --seed)")
     sweep.add_argument("--out", type=Path, default=Path("runs/sweep"),
                        help="sweep folder, one run folder beta-<β> per β (default runs/sweep)")
     sweep.add_argument("--jobs", type=int, help="runs trained at once, each on cores/jobs threads (default 1)")
@@ -62,7 +66,8 @@ def sweep_config_from_args(args: argparse.Namespace):
         if not args.beta:
             raise UserError(f"{args.out} holds no sweep yet: give the betas, e.g. --beta 1 2 4 8")
         return SweepConfig(run=line, betas=tuple(args.beta), jobs=_given(args.jobs, 1),
-                           eval_items=_given(args.eval_items, 2000))
+                           eval_items=_given(args.eval_items, 2000),
+                           seeds=None if args.seeds is None else tuple(args.seeds))
     defaults = _run_config(_default_args())
     run_config = saved.run
     for section in ("model", "data", "train"):
@@ -80,7 +85,7 @@ def sweep_config_from_args(args: argparse.Namespace):
     return SweepConfig(
         run=run_config, betas=tuple(args.beta) if args.beta else saved.betas,
         jobs=_given(args.jobs, saved.jobs), eval_items=_given(args.eval_items, saved.eval_items),
-        eval_k=saved.eval_k,
+        eval_k=saved.eval_k, seeds=tuple(args.seeds) if args.seeds else saved.seeds,
     )
 
 
@@ -98,7 +103,13 @@ def _run_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from latentexplorer.training.sweep import run_sweep
-    from latentexplorer.training.sweep_results import RESULTS_CSV, RESULTS_JSON, RESULTS_SVG
+    from latentexplorer.training.sweep_results import (
+        RESULTS_CSV,
+        RESULTS_JSON,
+        RESULTS_SVG,
+        RUNS_CSV,
+    )
+    from latentexplorer.training.sweep_stats import summarise
 
     config = sweep_config_from_args(args)
     cancel = threading.Event()
@@ -125,12 +136,19 @@ def run(args: argparse.Namespace) -> int:
     if result.status == "failed":
         for outcome in result.outcomes:
             if outcome.status == "diverged":
-                print(f"β = {outcome.beta:g}: {outcome.message}", file=sys.stderr)
+                print(f"{outcome.label}: {outcome.message}", file=sys.stderr)
         return 1
-    print(f"{'β':>6} {'recon':>10} {'KL':>8} {'ELBO':>10} {'MIG':>6} {'active':>6}  run")
-    for row in result.rows:
-        mig = "-" if row.mig is None else f"{row.mig:.3f}"
-        print(f"{row.beta:>6g} {row.recon:>10.2f} {row.kl:>8.2f} {row.elbo:>10.2f} {mig:>6} "
-              f"{row.active_units:>6}  {row.run}")
-    print(f"wrote {args.out / RESULTS_CSV}, {args.out / RESULTS_JSON} and {args.out / RESULTS_SVG}")
+    points = summarise(result.rows)
+    print(f"{'β':>6} {'seeds':>5} {'recon':>17} {'KL':>15} {'ELBO':>17} {'MIG':>13} {'active':>11}")
+    for p in points:
+        figures = (p.estimate("recon").text(), p.estimate("kl").text(), p.estimate("elbo").text(),
+                   p.estimate("mig").text(3), p.estimate("active_units").text(1))
+        cells = " ".join(f"{f:>{w}}" for f, w in zip(figures, (17, 15, 17, 13, 11)))
+        print(f"{p.beta:>6g} {p.seeds:>5} {cells}")
+    if all(p.seeds < 2 for p in points):
+        print("one run per β: no intervals (train several seeds with --seeds 0 1 2)")
+    else:
+        print("mean ± half-width of the 95% Student-t interval over the seeds")
+    print(f"wrote {args.out / RESULTS_CSV} (per β), {args.out / RUNS_CSV} (per run), "
+          f"{args.out / RESULTS_JSON} and {args.out / RESULTS_SVG}")
     return 0

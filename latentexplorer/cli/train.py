@@ -23,7 +23,15 @@ SHARED_GROUPS = ("data", "model", "training")
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     # Deferred: `--version` and `--help` of other sub-commands need no configuration module.
-    from latentexplorer.config import ARCHITECTURES, DEVICES, LIKELIHOODS, MODEL_KINDS, PRECISIONS
+    from latentexplorer.config import (
+        ARCHITECTURES,
+        BINARIZE_MODES,
+        DEVICES,
+        LIKELIHOODS,
+        MODEL_KINDS,
+        PRECISIONS,
+        SPLITS,
+    )
     from latentexplorer.data import DATASETS
 
     train = sub.add_parser("train", help="train an autoencoder, VAE or beta-VAE")
@@ -36,6 +44,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     data.add_argument("--rgb", action="store_true", help="keep colour when reading an image folder")
     data.add_argument("--full-grid", action="store_true", help="sprites: the full grid of 737,280 images")
     data.add_argument("--val-fraction", type=float, help="share held out for validation (default 0.1)")
+    data.add_argument("--binarize", choices=BINARIZE_MODES,
+                      help="grey images as 0/1 pixels drawn from their grey level: dynamic (a new draw "
+                           "each epoch, Burda et al. 2016), static (one seeded draw), off (default)")
+    data.add_argument("--split", choices=SPLITS,
+                      help="seeded: hold out --val-fraction (default); standard: the dataset's own "
+                           "train/test files (the default for MNIST-family data with --binarize)")
     model = train.add_argument_group("model")
     model.add_argument("--model", choices=MODEL_KINDS, help="ae, vae, betavae, or the linear pca, fa (default: vae)")
     model.add_argument("--arch", choices=ARCHITECTURES, help="network (auto: conv from 16 px up)")
@@ -66,6 +80,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                       help="write no TensorBoard events to RUN/tb (written when tensorboard is installed)")
     return train
 
 
@@ -96,6 +112,7 @@ def config_from_args(args: argparse.Namespace):
         "name": args.dataset, "root": root, "n": args.items, "size": args.size,
         "grayscale": False if args.rgb else None, "full": True if args.full_grid else None,
         "val_fraction": args.val_fraction, "seed": args.seed,
+        "binarize": args.binarize, "split": protocol_split(args.split, args.dataset or base.data.name, args.binarize),
     }
     train_opts = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
@@ -112,6 +129,16 @@ def config_from_args(args: argparse.Namespace):
         data=merged(base.data, DataConfig, data_opts),
         train=merged(base.train, TrainConfig, train_opts),
     )
+
+
+def protocol_split(split: str | None, dataset: str, binarize: str | None) -> str | None:
+    """The split given, else `standard` where --binarize asks for the likelihood papers'
+    protocol on data that has its own test set (MNIST: 60,000 to train on, 10,000 to test)."""
+    from latentexplorer.data import STANDARD_SPLIT_SETS
+
+    if split is None and binarize in ("static", "dynamic") and dataset in STANDARD_SPLIT_SETS:
+        return "standard"
+    return split
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
         trainer = prepare_training(
             config, out, resume=args.resume, overwrite=args.overwrite,
             epochs=args.epochs if args.resume else None, on_step=on_step, on_epoch=on_epoch,
-            cancel=cancel, dist=dist,
+            cancel=cancel, dist=dist, tensorboard=args.tensorboard,
+            on_note=lambda text: print(text, file=sys.stderr),
         )
         if dist.is_main:
             from latentexplorer.data import describe

@@ -20,6 +20,7 @@ from latentexplorer.errors import DataError
 
 __all__ = [
     "DATASETS",
+    "STANDARD_SPLIT_SETS",
     "Factors",
     "ImageSet",
     "describe",
@@ -38,6 +39,9 @@ __all__ = [
 DATASETS = ("sprites", "digits", "mnist", "fashion-mnist", "kmnist", "cifar10", "folder", "npz", "strokes",
             "strokes-npz")
 
+STANDARD_SPLIT_SETS = TORCHVISION_SETS
+"""Datasets published with their own training and test files (`DataConfig.split="standard"`)."""
+
 _DEFAULT_SPRITES = 50_000
 _DEFAULT_STROKES = 10_000
 _DEFAULT_SIZE = 32
@@ -45,15 +49,24 @@ _ROOT_MEANING = {"folder": "the image folder", "npz": "the .npz or .npy file",
                 "strokes-npz": "the .npz of sequences and lengths"}
 
 
-def load_dataset(config: DataConfig) -> ImageSet:
+def load_dataset(config: DataConfig, test: bool = False) -> ImageSet:
     """The dataset `config` names; with `config.n` below its size, a seeded subset of it.
 
     Sprites draw `n` items themselves (or the full grid); every other source is
     loaded whole and then subsampled with `config.seed`, so a run reloads the same items.
+    `test`: the dataset's own test images instead (MNIST's 10,000), always whole.
     """
     name = config.name.lower()
     if name not in DATASETS:
         raise DataError(f"unknown dataset {config.name!r}; choose one of {', '.join(DATASETS)}")
+    if test:
+        if name not in STANDARD_SPLIT_SETS:
+            raise DataError(
+                f"{name} has no standard test set (only {', '.join(STANDARD_SPLIT_SETS)} have one)"
+            )
+        if config.root is None:
+            raise DataError(f"--data-root is required for {name}")
+        return load_torchvision(name, config.root, train=False)
     size = config.size or _DEFAULT_SIZE
     if name == "sprites":
         return make_sprites(

@@ -157,6 +157,8 @@ class MainWindow(QMainWindow):
                                        "Save the scatter as PNG or SVG")
         self.export_preview_action = a("Export &preview…", self.exports.export_preview, QKeySequence.StandardKey.Save,
                                        "Save the current preview as PNG")
+        self.export_projector_action = a("Export p&rojector…", lambda: self.exports.export_projector(), None,
+                                         "Save μ, labels, GMM components and a sprite for TensorBoard's Embedding Projector")
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit LatentExplorer")
         self.copy_action = a("&Copy preview", self.exports.copy_preview, QKeySequence.StandardKey.Copy,
                              "Copy the current preview image to the clipboard")
@@ -187,7 +189,8 @@ class MainWindow(QMainWindow):
         file.addAction(self.open_sweep_action)
         file.addAction(self.linear_fit.action)
         file.addSeparator()
-        for action in (self.export_codes_action, self.export_scatter_action, self.export_preview_action):
+        for action in (self.export_codes_action, self.export_scatter_action, self.export_preview_action,
+                       self.export_projector_action):
             file.addAction(action)
         file.addSeparator()
         file.addAction(self.quit_action)
@@ -274,7 +277,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("LatentExplorer")
         for action in (self.export_codes_action, self.export_scatter_action, self.prior_action,
                        self.traversal_action, self.bic_action, self.open_data_action, self.draw_action,
-                       self.directions_action):
+                       self.directions_action, self.export_projector_action):
             action.setEnabled(s.opened.has_run)
         self.manifold_action.setEnabled(s.opened.has_run and s.opened.latent_dim == 2 and s.opened.run.config.model.is_variational)
         self._update_status()
@@ -344,7 +347,7 @@ class MainWindow(QMainWindow):
         self.manifold_dialog = show_image_dialog(
             grid, "Manifold mosaic",
             "Decodes of a 15×15 grid of z placed through the inverse Gaussian CDF: every cell holds "
-            "the same prior probability mass (Kingma & Welling 2014, Fig. 4).", self,
+            "the same prior probability mass (Kingma & Welling 2014, Fig. 4).", self, s.opened.provenance(),
         )
 
     def show_drawing_pad(self) -> None:

@@ -1,12 +1,21 @@
-"""What the main window writes out: File ▸ Export codes, scatter and preview, and Edit ▸ Copy
-preview. Kept beside the window, not in it, so each export has room for what it carries."""
+"""What the main window writes out: File ▸ Export codes, scatter, preview and projector, and
+Edit ▸ Copy preview. Kept beside the window, not in it, so each export has room for what it
+carries."""
 
 from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
 from latentexplorer.gui.widgets import images as im
+from latentexplorer.provenance import stamp_figure
+
+if TYPE_CHECKING:
+    from latentexplorer.analysis.projector import ProjectorExport
+    from latentexplorer.gui.tasks import Task
 
 
 class WindowExports:
@@ -26,7 +35,7 @@ class WindowExports:
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export preview", "preview.png", "PNG (*.png)")
         if path:
-            im.save_png(image, path)
+            im.save_png(image, path, self.window.session.opened.provenance())
 
     def export_scatter(self) -> None:
         import pyqtgraph.exporters as exporters
@@ -37,6 +46,7 @@ class WindowExports:
         item = self.window.scatter.plot.getPlotItem()
         exporter = exporters.SVGExporter(item) if path.endswith(".svg") else exporters.ImageExporter(item)
         exporter.export(path)
+        stamp_figure(path, self.window.session.opened.provenance())
 
     def export_codes(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.window, "Export latent codes", "codes.npz", "NPZ (*.npz);;CSV (*.csv)")
@@ -45,3 +55,27 @@ class WindowExports:
 
             write_codes(self.window.session.codes_table(), path)
 
+    def export_projector(self, folder: str | None = None) -> Task | None:
+        """File ▸ Export projector…: μ, labels, the GMM assignment shown and a sprite, for the
+        Embedding Projector; in a task, since a sprite of 100,000 items takes seconds."""
+        s = self.window.session
+        if not s.opened.has_run:
+            return None
+        folder = folder or QFileDialog.getExistingDirectory(self.window, "Export for the Embedding Projector")
+        if not folder:
+            return None
+        from latentexplorer.analysis.projector import export_projector
+
+        o, mixture = s.opened, s.colouring.mixture
+        assignment = None if mixture is None or len(mixture.labels) != len(o.mu) else mixture.labels
+        s.report_busy(True, "writing the projector files…")
+        task = s.tasks.start(partial(export_projector, folder, o.mu, o.images, assignment,
+                                     tensor_name=o.run.name), name="projector")
+        task.result.connect(self._projector_written)
+        task.failed.connect(lambda message: (s.report_busy(False), s.report_error(message)))
+        task.cancelled.connect(lambda: s.report_busy(False))
+        return task
+
+    def _projector_written(self, written: ProjectorExport) -> None:
+        self.window.session.report_busy(False)  # clears the status bar: the summary comes after
+        self.window.statusBar().showMessage("; ".join([written.summary(), *written.notes]), 10_000)

@@ -3,6 +3,7 @@ training loop) driven from another thread, handing plain records to whoever watc
 
 Records, in order, through `send`:
     ("started", TrainingStart)      once the data and model are ready
+    ("note", str)                   what the user should know (once: TensorBoard is missing)
     ("step", StepMetrics)           every few steps
     ("epoch", (EpochMetrics, EpochSnapshot))   after each saved epoch
 
@@ -114,6 +115,7 @@ class LiveTraining:
         self.trainer = prepare_training(
             self.config, self.out, resume=self.resume, epochs=self.epochs,
             on_step=lambda m: send(("step", m)), on_epoch=self._on_epoch, cancel=cancel,
+            on_note=lambda text: send(("note", text)),
         )
         self.follow_images = follow_subset(self.trainer.train_set)
         if self._paused:

@@ -18,6 +18,7 @@ from latentexplorer.checkpoint import (
 )
 from latentexplorer.config import RunConfig
 from latentexplorer.data import ImageSet, load_dataset
+from latentexplorer.data.binarize import binarize_split, check_binarize
 from latentexplorer.data.strokes import check_model_reads_data
 from latentexplorer.errors import DataError
 from latentexplorer.models import build_model
@@ -27,15 +28,20 @@ from latentexplorer.training.trainer import Trainer
 
 
 def split_data(config: RunConfig, images: ImageSet | None = None) -> tuple[ImageSet, ImageSet | None]:
-    """The run's dataset split into train/validation with the data seed (same split every time)."""
+    """The run's dataset split into train/validation with the data seed (same split every time);
+    with `split="standard"`, the dataset's training images and its own test images; binarised
+    as `config.data.binarize` says."""
+    check_binarize(config)
     images = images if images is not None else load_dataset(config.data)
     if config.model.kind == "clip":
         from latentexplorer.data.captions import caption_images
 
         images = caption_images(images, seed=config.data.seed)
+    if config.data.split == "standard":
+        return binarize_split(config, images, load_dataset(config.data, test=True))
     if config.data.val_fraction <= 0:
-        return images, None
-    return images.split(config.data.val_fraction, seed=config.data.seed)
+        return binarize_split(config, images, None)
+    return binarize_split(config, *images.split(config.data.val_fraction, seed=config.data.seed))
 
 
 def prepare_training(
@@ -50,11 +56,14 @@ def prepare_training(
     on_epoch: Callable[[EpochMetrics], None] | None = None,
     cancel: threading.Event | None = None,
     dist: DistContext | None = None,
+    tensorboard: bool = True,
+    on_note: Callable[[str], None] | None = None,
 ) -> Trainer:
     """A Trainer ready to `fit()`.
 
     A new run takes its image shape from the data. Resuming reads the run folder's
-    own config (only `epochs` may change) and refuses data of another shape.
+    own config (only `epochs` may change) and refuses data of another shape. `tensorboard`
+    and `on_note`: see `Trainer`.
     """
     dist = dist or DistContext()
     if resume:
@@ -95,7 +104,7 @@ def prepare_training(
         load_state_into(model, load_weights_file(Path(out) / WEIGHTS_FILE), WEIGHTS_FILE)
     trainer = Trainer(
         model, config, train_set, val_set, out=out, on_step=on_step, on_epoch=on_epoch,
-        cancel=cancel, dist=dist,
+        cancel=cancel, dist=dist, tensorboard=tensorboard, on_note=on_note,
     )
     if resume:
         trainer.restore(out)

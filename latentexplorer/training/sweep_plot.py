@@ -1,6 +1,7 @@
 """The sweep's figure as a standalone SVG: reconstruction error and KL (nats, left axis) and
-MIG (right axis, 0–1) against β on a log2 axis. Written by hand so the core needs no
-plotting library; any browser or vector editor opens it."""
+MIG (right axis, 0–1) against β on a log2 axis; with several seeds per β each point is the
+mean, with a bar over its 95 % interval. Written by hand so the core needs no plotting
+library; any browser or vector editor opens it."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from latentexplorer.training.sweep_row import SweepRow
+from latentexplorer.training.sweep_stats import Estimate, summarise
 
 WIDTH, HEIGHT = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 70, 70, 30, 90
+CAP = 4  # half-width of an error bar's caps, pixels
 CURVES = (
     ("reconstruction error −E[log p(x|z)]", "#1f77b4", "left"),
     ("KL(q(z|x) ‖ p(z))", "#d62728", "left"),
     ("MIG", "#2ca02c", "right"),
 )
+METRIC_OF = {CURVES[0][0]: "recon_error", CURVES[1][0]: "kl", CURVES[2][0]: "mig"}
 
 
 def beta_positions(betas: Sequence[float]) -> np.ndarray:
@@ -47,16 +51,19 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def sweep_svg(rows: Sequence[SweepRow]) -> str:
-    """The figure for `rows` (one point per β per curve; MIG only when the data have factors)."""
-    rows = sorted(rows, key=lambda r: r.beta)
-    xs = beta_positions([r.beta for r in rows])
-    series = {
-        CURVES[0][0]: [r.recon_error for r in rows],
-        CURVES[1][0]: [r.kl for r in rows],
+    """The figure for `rows` (one point per β per curve, the mean over its seeds with its 95 %
+    interval as a bar; MIG only when the data have factors)."""
+    summary = summarise(rows)
+    xs = beta_positions([p.beta for p in summary])
+    estimates: dict[str, list[Estimate]] = {
+        name: [p.estimate(METRIC_OF[name]) for p in summary] for name, _, _ in CURVES
     }
-    if any(r.mig is not None for r in rows):
-        series[CURVES[2][0]] = [math.nan if r.mig is None else r.mig for r in rows]
-    left_values = [v for name, c, side in CURVES if side == "left" for v in series[name] if math.isfinite(v)]
+    if all(e.mean is None for e in estimates[CURVES[2][0]]):
+        del estimates[CURVES[2][0]]
+    series = {name: [math.nan if e.mean is None else e.mean for e in values]
+              for name, values in estimates.items()}
+    left_values = [v for name, c, side in CURVES if side == "left" for e in estimates[name]
+                   for v in (e.low, e.high) if v is not None and math.isfinite(v)]
     left_ticks = nice_ticks(min(left_values, default=0.0), max(left_values, default=1.0))
     right_ticks = [0.0, 0.25, 0.5, 0.75, 1.0]
     x_low, x_high = (float(xs.min()) - 0.3, float(xs.max()) + 0.3) if len(xs) else (0.0, 1.0)
@@ -77,7 +84,7 @@ def sweep_svg(rows: Sequence[SweepRow]) -> str:
         f'width="{plot_w}" height="{plot_h}"/></g>',
         '<g id="x-ticks" text-anchor="middle">',
     ]
-    for beta, x in zip((r.beta for r in rows), xs):
+    for beta, x in zip((p.beta for p in summary), xs):
         px = sx(float(x))
         out.append(f'<line x1="{px:.1f}" y1="{TOP + plot_h}" x2="{px:.1f}" y2="{TOP + plot_h + 5}" stroke="black"/>')
         out.append(f'<text x="{px:.1f}" y="{TOP + plot_h + 18}">{beta:g}</text>')
@@ -110,6 +117,19 @@ def sweep_svg(rows: Sequence[SweepRow]) -> str:
         out.append(f'<polyline class="curve" data-name="{escape(name)}" points="{text}" stroke="{colour}"/>')
         for px, py in points:
             out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}" stroke="none"/>')
+    out.append("</g>")
+    out.append('<g id="error-bars" stroke-width="1.5">')
+    for name, colour, side in CURVES:
+        ticks = left_ticks if side == "left" else right_ticks
+        for x, e in zip(xs, estimates.get(name, [])):
+            if e.ci95 is None or not math.isfinite(e.ci95):
+                continue
+            px = sx(float(x))  # a bar past the axis (MIG above 1) is cut at its edge
+            top, bottom = max(TOP, sy(e.high, ticks)), min(TOP + plot_h, sy(e.low, ticks))
+            out.append(f'<path class="error-bar" data-name="{escape(name)}" data-mean="{e.mean!r}" '
+                       f'data-ci95="{e.ci95!r}" stroke="{colour}" fill="none" '
+                       f'd="M{px - CAP:.1f},{top:.1f}H{px + CAP:.1f}M{px:.1f},{top:.1f}V{bottom:.1f}'
+                       f'M{px - CAP:.1f},{bottom:.1f}H{px + CAP:.1f}"/>')
     out.append("</g>")
     out.append('<g id="legend">')
     x0, y0 = LEFT, HEIGHT - 28

@@ -1,5 +1,10 @@
-"""A β sweep's results: one row of figures per run, written as `sweep.csv` and `sweep.json`
-and read back by the GUI's sweep view (no torch, no Qt)."""
+"""A β sweep's results, read back by the GUI's sweep view (no torch, no Qt).
+
+`sweep.csv` has one row per β: `beta`, `seeds` (runs averaged), then `<metric>_mean` and
+`<metric>_ci95` (the 95 % Student-t half-width over seeds; empty with one seed) for each
+figure. `sweep-runs.csv` has one row per run (`beta`, `seed` in a sweep with seeds, the
+figures, `run`), the values the means and intervals come from. `sweep.json` holds both
+(`rows` per run, `summary` per β), `sweep.svg` plots the means with their intervals."""
 
 from __future__ import annotations
 
@@ -13,27 +18,38 @@ from latentexplorer.errors import UserError
 from latentexplorer.fileio import atomic_write_text
 from latentexplorer.training.sweep_plot import sweep_svg
 from latentexplorer.training.sweep_row import SweepRow
+from latentexplorer.training.sweep_stats import summarise, summary_rows
 
-__all__ = ["RESULTS_CSV", "RESULTS_JSON", "RESULTS_SVG", "SweepRow", "read_results", "write_results"]
+__all__ = ["RESULTS_CSV", "RESULTS_JSON", "RESULTS_SVG", "RUNS_CSV", "SweepRow", "read_results",
+           "write_results"]
 
 RESULTS_JSON = "sweep.json"
 RESULTS_CSV = "sweep.csv"
+RUNS_CSV = "sweep-runs.csv"
 RESULTS_SVG = "sweep.svg"
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2  # 2: the summary per β (format 1 had the runs' rows only)
 
 
 def write_results(folder: str | Path, rows: list[SweepRow]) -> None:
-    """sweep.json, sweep.csv and the plot sweep.svg, rows ordered by β."""
+    """sweep.json, sweep.csv (per β), sweep-runs.csv (per run) and the plot sweep.svg."""
     folder = Path(folder)
-    rows = sorted(rows, key=lambda r: r.beta)
-    payload = {"format_version": RESULTS_FORMAT, "rows": [_json_safe(r.flat()) for r in rows]}
+    rows = _ordered(rows)
+    summary = summary_rows(summarise(rows))
+    payload = {"format_version": RESULTS_FORMAT, "rows": [_json_safe(r.flat()) for r in rows],
+               "summary": [_json_safe(r) for r in summary]}
     atomic_write_text(folder / RESULTS_JSON, json.dumps(payload, indent=2) + "\n")
-    atomic_write_text(folder / RESULTS_CSV, rows_to_csv([r.flat() for r in rows]))
+    atomic_write_text(folder / RESULTS_CSV, rows_to_csv(summary))
+    atomic_write_text(folder / RUNS_CSV, rows_to_csv([r.flat() for r in rows]))
     atomic_write_text(folder / RESULTS_SVG, sweep_svg(rows))
 
 
+def _ordered(rows: list[SweepRow]) -> list[SweepRow]:
+    return sorted(rows, key=lambda r: (r.beta, r.seed is not None, r.seed or 0))
+
+
 def read_results(folder: str | Path) -> list[SweepRow]:
-    """The rows of a sweep folder's sweep.json; a UserError that says what is wrong otherwise."""
+    """The runs' rows of a sweep folder's sweep.json (β, then seed, order); a UserError that
+    says what is wrong otherwise."""
     folder = Path(folder)
     path = folder / RESULTS_JSON
     if not folder.is_dir():
@@ -53,7 +69,7 @@ def read_results(folder: str | Path) -> list[SweepRow]:
         raise UserError(f"{path} is not a readable sweep table ({type(exc).__name__})") from None
     if not rows:
         raise UserError(f"the β sweep in {folder} has no rows")
-    return sorted(rows, key=lambda r: r.beta)
+    return _ordered(rows)
 
 
 def _json_safe(row: dict[str, Any]) -> dict[str, Any]:

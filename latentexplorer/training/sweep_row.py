@@ -25,6 +25,7 @@ class SweepRow:
     epochs: int
     run: str  # the run folder, relative to the sweep folder
     extra: dict[str, float] = field(default_factory=dict)  # IWAE and any further scores
+    seed: int | None = None  # the training seed, in a sweep with seeds
 
     @property
     def recon_error(self) -> float:
@@ -32,7 +33,10 @@ class SweepRow:
         return -self.recon
 
     def flat(self) -> dict[str, Any]:
-        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "run")}
+        """beta (seed), the figures, the extra scores, then run: a row of the tables."""
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "run", "seed")}
+        if self.seed is not None:
+            row = {"beta": row.pop("beta"), "seed": self.seed, **row}
         row.update(self.extra)
         row["run"] = self.run
         return row
@@ -40,17 +44,19 @@ class SweepRow:
     @classmethod
     def from_flat(cls, raw: dict[str, Any]) -> SweepRow:
         known = {f.name for f in fields(cls)} - {"extra"}
-        mig = raw.get("mig")
+        mig, seed = raw.get("mig"), raw.get("seed")
         return cls(
             beta=float(raw["beta"]), recon=float(raw["recon"]), kl=float(raw["kl"]),
             elbo=float(raw["elbo"]), mig=None if mig is None else float(mig),
             active_units=int(raw["active_units"]), latent_dim=int(raw["latent_dim"]),
             epochs=int(raw["epochs"]), run=str(raw["run"]),
             extra={k: float(v) for k, v in raw.items() if k not in known and v is not None},
+            seed=None if seed is None else int(seed),
         )
 
 
-def row_from_evaluation(evaluation: Any, beta: float, epochs: int, run: str) -> SweepRow:
+def row_from_evaluation(evaluation: Any, beta: float, epochs: int, run: str,
+                        seed: int | None = None) -> SweepRow:
     """A row from an `Evaluation`, read field by field so scores added to it later (e.g.
     SAP, DCI) are kept as extra columns and scores it lacks are simply absent."""
     extra: dict[str, float] = {}
@@ -66,4 +72,5 @@ def row_from_evaluation(evaluation: Any, beta: float, epochs: int, run: str) -> 
         mig=None if mig is None or not math.isfinite(mig) else float(mig),
         active_units=int(getattr(evaluation, "active_units", 0)),
         latent_dim=int(getattr(evaluation, "latent_dim", 0)), epochs=int(epochs), run=run, extra=extra,
+        seed=seed,
     )

@@ -33,11 +33,13 @@ from latentexplorer.checkpoint import (
 )
 from latentexplorer.config import RunConfig
 from latentexplorer.data.base import ImageSet, to_float
+from latentexplorer.data.binarize import redraw_each_epoch
 from latentexplorer.errors import CheckpointError
 from latentexplorer.models import LatentModel
 from latentexplorer.training.distributed import DistContext
 from latentexplorer.training.precision import autocast, float32_outputs, resolve_precision
 from latentexplorer.training.records import EpochMetrics, NonFiniteLoss, StepMetrics, TrainResult
+from latentexplorer.training.run_logs import run_logs
 from latentexplorer.training.threads import set_thread_count
 
 STEP_LOG_EVERY = 10
@@ -83,7 +85,9 @@ class Trainer:
 
     Callbacks get plain-float records: `on_step(StepMetrics)` every few steps and
     `on_epoch(EpochMetrics)` after each saved epoch. Setting `cancel` stops within
-    one batch (the last complete epoch stays saved); clearing `running` pauses.
+    one batch (the last complete epoch stays saved); clearing `running` pauses. With a run
+    folder, each epoch is also logged to its tb/ (`tensorboard=False`: not) and provenance.json
+    is written when the epochs end; `on_note` hears what the user should know once (no TensorBoard).
     """
 
     def __init__(
@@ -98,6 +102,8 @@ class Trainer:
         on_epoch: Callable[[EpochMetrics], None] | None = None,
         cancel: threading.Event | None = None,
         dist: DistContext | None = None,
+        tensorboard: bool = True,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.train_set = train_set
@@ -105,6 +111,7 @@ class Trainer:
         self.out = Path(out) if out is not None else None
         self.on_step = on_step
         self.on_epoch = on_epoch
+        self.tensorboard, self.on_note = tensorboard, on_note
         self.cancel = cancel or threading.Event()
         self.running = threading.Event()
         self.running.set()
@@ -158,9 +165,11 @@ class Trainer:
         if self.epoch >= total_epochs:
             return TrainResult("completed", self.epoch, self.step, "nothing to do", self.history)
         batches = self._batcher()
+        if self.config.data.binarize == "dynamic":  # a fresh 0/1 draw of every pixel each epoch
+            batches = redraw_each_epoch(batches, cfg.seed, self.dist.rank)
         networks = [getattr(self.model, name, None) for name in ("encoder", "decoder")]
         networks = [net for net in networks if net is not None and self.precision == "bf16"]
-        with float32_outputs(*networks):
+        with float32_outputs(*networks), run_logs(self, self.tensorboard, self.on_note) as log_epoch:
             while self.epoch < total_epochs:
                 metrics = self._train_epoch(batches)
                 if metrics is None:
@@ -171,6 +180,7 @@ class Trainer:
                 self.epoch += 1
                 self.history.append(metrics.row())
                 self._save()
+                log_epoch(metrics)
                 if self.on_epoch is not None:
                     self.on_epoch(metrics)
         return TrainResult("completed", self.epoch, self.step, "finished", self.history)

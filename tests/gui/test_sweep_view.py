@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
@@ -49,7 +50,10 @@ def test_the_view_plots_each_curve_at_every_beta_and_opens_the_selected_run(sess
     table = view.table
     assert table.rowCount() == 2
     assert [table.item(i, 0).text() for i in range(2)] == ["1", "4"]
-    assert [table.item(i, 6).text() for i in range(2)] == ["beta-1", "beta-4"]
+    assert [table.item(i, 7).text() for i in range(2)] == ["beta-1", "beta-4"]
+    assert [table.item(i, 1).text() for i in range(2)] == ["–", "–"]  # no seeds
+    assert not any(bars.isVisible() for bars in view.error_bars.values())  # one run per β: no interval
+    assert "no intervals" in view.caption.text()
     assert not view.open_button.isEnabled()
 
     click_row(qtbot, table, 1)
@@ -82,3 +86,32 @@ def test_file_menu_opens_a_sweep_in_the_sweep_view(window, qtbot, sweep_folder, 
     view = window.findChild(SweepView, "sweepView")
     assert view is not None and view.isVisible()
     assert view.table.rowCount() == 2
+
+
+def test_seeds_give_each_curve_error_bars_of_the_t_interval_scaled_with_it(session, qtbot, tmp_path):
+    from scipy import stats
+
+    from latentexplorer.training.sweep_results import SweepRow, write_results
+
+    kl = {1.0: [3.0, 3.5, 4.5], 4.0: [1.0, 1.2, 0.8]}
+    rows = [SweepRow(beta=b, recon=-100.0 * b - s, kl=k, elbo=-100.0 * b - s - k, mig=None, active_units=2,
+                     latent_dim=3, epochs=1, run=f"beta-{b:g}-seed-{s}", seed=s)
+            for b, values in kl.items() for s, k in enumerate(values)]
+    write_results(tmp_path, rows)
+    view = SweepView(session)
+    qtbot.addWidget(view)
+    assert view.open_sweep(tmp_path)
+    assert view.table.rowCount() == 6
+    assert [view.table.item(i, 1).text() for i in range(3)] == ["0", "1", "2"]
+
+    means = np.array([np.mean(v) for v in kl.values()])
+    half = stats.t.ppf(0.975, 2) * np.array([np.std(v, ddof=1) for v in kl.values()]) / np.sqrt(3)
+    low, high = (means - half).min(), (means + half).max()  # the curve is scaled over its bars
+    bars = view.error_bars["KL"]
+    assert isinstance(bars, pg.ErrorBarItem) and bars.isVisible() and bars in view.plot.getPlotItem().items
+    np.testing.assert_allclose(bars.opts["x"], [0.0, 2.0])
+    np.testing.assert_allclose(bars.opts["y"], (means - low) / (high - low))
+    np.testing.assert_allclose(bars.opts["height"], 2 * half / (high - low))
+    np.testing.assert_allclose(view.curves["KL"].getData()[1], (means - low) / (high - low))
+    assert not view.error_bars["MIG"].isVisible() and not view.curves["MIG"].isVisible()
+    assert "mean of 3 seeds" in view.caption.text()

@@ -655,6 +655,36 @@ def test_the_gradient_clip_field_reaches_the_run(tab, qtbot, tmp_path):
     assert load_run(out).config.train.grad_clip == 5.0
 
 
+
+def test_a_run_from_the_tab_logs_to_tensorboard_or_says_once_how_to(tab, qtbot, tmp_path, monkeypatch):
+    """The tab's runs write tb/ and provenance.json as the CLI's do; without tensorboard the
+    tab's message says how to turn logging on, and the run trains the same."""
+    import json
+    import sys
+
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from latentexplorer.training import tensorboard_log
+
+    out = tmp_path / "logged"
+    fill_form(qtbot, tab, out, items=400, epochs=1)
+    tab.follow.setChecked(False)
+    assert wait_until_finished(qtbot, tab, click_start(qtbot, tab)).status == "completed"
+    board = EventAccumulator(str(out / "tb"))
+    board.Reload()
+    run = load_run(out)
+    assert [s.value for s in board.Scalars("validation/total")] == pytest.approx([run.history[0]["val_total"]])
+    assert "reconstructions" in board.Tags()["images"] and tab.message.text() == ""
+    assert json.loads((out / "provenance.json").read_text())["epochs"] == 1
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    monkeypatch.setattr(tensorboard_log, "_said", False)
+    type_into(qtbot, tab.form.out, str(tmp_path / "unlogged"))
+    assert wait_until_finished(qtbot, tab, click_start(qtbot, tab)).status == "completed"
+    assert "latentexplorer[tensorboard]" in tab.message.text()
+    assert load_run(tmp_path / "unlogged").epoch == 1 and not (tmp_path / "unlogged" / "tb").exists()
+
 # --- 7. invalid configurations ------------------------------------------------------------------
 
 

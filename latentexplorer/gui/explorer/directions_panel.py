@@ -175,7 +175,8 @@ class AttributeVectors(QDialog):
 
     def export_sweep(self, path: str) -> None:
         if self.sweep_images is not None:
-            im.save_png(im.tile(self.sweep_images, columns=SWEEP_FRAMES, size=64), path)
+            im.save_png(im.tile(self.sweep_images, columns=SWEEP_FRAMES, size=64), path,
+                        self.session.opened.provenance())
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export attribute sweep", "attribute-sweep.png", "PNG (*.png)")

@@ -69,7 +69,7 @@ class MapLayersView:
         factor = max(1, MOSAIC_PX // max(mosaic.shape[:2]))  # pixels stay square and sharp
         mosaic = np.repeat(np.repeat(mosaic, factor, axis=0), factor, axis=1)
         try:
-            im.save_png(mosaic, path)
+            im.save_png(mosaic, path, self.session.opened.provenance())
         except OSError as exc:
             self.session.report_error(f"could not write {path}: {exc}")
             return None

@@ -292,7 +292,7 @@ class DecoderPreview(QWidget):
     def _save_strip_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save interpolation strip", "interpolation.png", "PNG (*.png)")
         if path:
-            im.save_png(self.shown["strip"], path)
+            im.save_png(self.shown["strip"], path, self.session.opened.provenance())
 
     def _save_strip_gif(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save interpolation", "interpolation.gif", "GIF (*.gif)")

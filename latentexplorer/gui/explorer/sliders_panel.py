@@ -257,4 +257,4 @@ class PerturbationSliders(QWidget):
     def _save(self, grid: np.ndarray, parent: QWidget) -> None:
         path, _ = QFileDialog.getSaveFileName(parent, "Save traversal", "traversal.png", "PNG (*.png)")
         if path:
-            im.save_png(grid, path)
+            im.save_png(grid, path, self.session.opened.provenance())

@@ -63,6 +63,13 @@ class OpenedRun(QObject):
         self.run, self.model = run, model
         self.mu, self.logvar = codes
 
+    def provenance(self) -> dict:
+        """The provenance block of a figure of this run: its weights, items, device, versions."""
+        from latentexplorer.provenance import figure_provenance
+
+        items = len(self.images) if self.images is not None else None
+        return figure_provenance(self.run, items=items, model=self.model)
+
     @property
     def latent_dim(self) -> int:
         return self.mu.shape[1]

@@ -3,7 +3,9 @@ the table of every run's figures, and a button that opens the selected run in th
 
 The curves differ by orders of magnitude (hundreds of nats of reconstruction, a few of KL,
 a MIG below 1), so each is scaled to its own range, [0, 1], and the legend gives that range;
-the table beside it has the values themselves.
+the table beside it has the values themselves. With several seeds per β a point is the mean
+over them and its error bar the 95 % Student-t interval (scaled with its curve); with one
+seed there is no bar, and the caption says so.
 """
 
 from __future__ import annotations
@@ -31,22 +33,33 @@ from latentexplorer.errors import UserError
 from latentexplorer.gui.state.session import Session
 from latentexplorer.training.sweep_plot import beta_positions
 from latentexplorer.training.sweep_results import SweepRow, read_results
+from latentexplorer.training.sweep_stats import summarise
 
-CURVES = (
-    ("reconstruction error", "#1f77b4", lambda r: r.recon_error, "nats"),
-    ("KL", "#d62728", lambda r: r.kl, "nats"),
-    ("MIG", "#2ca02c", lambda r: np.nan if r.mig is None else r.mig, ""),
+CURVES = (  # name, colour, the summary's metric, unit
+    ("reconstruction error", "#1f77b4", "recon_error", "nats"),
+    ("KL", "#d62728", "kl", "nats"),
+    ("MIG", "#2ca02c", "mig", ""),
 )
-COLUMNS = ("β", "reconstruction", "KL", "ELBO", "MIG", "active units", "run")
+COLUMNS = ("β", "seed", "reconstruction", "KL", "ELBO", "MIG", "active units", "run")
+BEAM = 0.12  # width of an error bar's caps, in log2 β
 
 
-def scaled(values: np.ndarray) -> np.ndarray:
-    """Min–max scaling to [0, 1]; a constant curve sits at 0.5."""
-    finite = values[np.isfinite(values)]
+def scaled(values: np.ndarray, extent: np.ndarray | None = None) -> np.ndarray:
+    """Min–max scaling to [0, 1] over `extent` (the values, or the values with their error
+    bars' ends); a constant curve sits at 0.5."""
+    finite = values if extent is None else extent
+    finite = finite[np.isfinite(finite)]
     if len(finite) == 0:
         return values
     low, high = finite.min(), finite.max()
     return np.full_like(values, 0.5) if high - low < 1e-12 else (values - low) / (high - low)
+
+
+def span(extent: np.ndarray) -> float:
+    """The factor `scaled` multiplies differences by: an error bar's scaled height."""
+    finite = extent[np.isfinite(extent)]
+    width = finite.max() - finite.min() if len(finite) else 0.0
+    return 0.0 if width < 1e-12 else 1.0 / width
 
 
 class SweepView(QDialog):
@@ -66,11 +79,15 @@ class SweepView(QDialog):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.legend = self.plot.addLegend(offset=(10, 10), labelTextColor="k", brush=(255, 255, 255, 200))
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.error_bars: dict[str, pg.ErrorBarItem] = {}
         for name, colour, _, _ in CURVES:
             self.curves[name] = self.plot.plot(
                 [], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
                 symbolBrush=colour, symbolPen=None, name=name,
             )
+            self.error_bars[name] = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0),
+                                                    beam=BEAM, pen=pg.mkPen(colour, width=1.5))
+            self.plot.addItem(self.error_bars[name])
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("sweepTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -113,23 +130,33 @@ class SweepView(QDialog):
             return False
         self.folder, self.rows = folder, rows
         self.setWindowTitle(f"β sweep — {folder.name}")
-        xs = beta_positions([r.beta for r in rows])
-        for name, _, value, unit in CURVES:
-            values = np.array([value(r) for r in rows], dtype=float)
-            shown = np.isfinite(values)
+        points = summarise(rows)
+        xs = beta_positions([p.beta for p in points])
+        for name, _, metric, unit in CURVES:
+            estimates = [p.estimate(metric) for p in points]
+            values = np.array([np.nan if e.mean is None else e.mean for e in estimates])
+            half = np.array([np.nan if e.ci95 is None else e.ci95 for e in estimates])
+            extent = np.concatenate([values, values - half, values + half])
+            shown, barred = np.isfinite(values), np.isfinite(values) & np.isfinite(half)
             curve = self.curves[name]
-            curve.setData(xs[shown], scaled(values)[shown])
+            curve.setData(xs[shown], scaled(values, extent)[shown])
             curve.setVisible(bool(shown.any()))
+            self.error_bars[name].setData(x=xs[barred], y=scaled(values, extent)[barred],
+                                          height=2 * half[barred] * span(extent))
+            self.error_bars[name].setVisible(bool(barred.any()))
             label = name if not shown.any() else (
                 f"{name} {np.nanmin(values):.3g}–{np.nanmax(values):.3g} {unit}".rstrip()
             )
             self.legend.getLabel(curve).setText(label)
-        self.plot.getAxis("bottom").setTicks([[(float(x), f"{r.beta:g}") for x, r in zip(xs, rows)]])
+        self.plot.getAxis("bottom").setTicks([[(float(x), f"{p.beta:g}") for x, p in zip(xs, points)]])
         self.plot.getPlotItem().enableAutoRange()
         self._fill_table()
+        seeds = max(p.seeds for p in points)
+        spread = (f"each point the mean of {seeds} seeds, its bar the 95% Student-t interval"
+                  if seeds > 1 else "one run per β, so no intervals (a sweep with --seeds has them)")
         self.caption.setText(
-            f"{len(rows)} runs in {folder}, scored on the same validation items. Select a row, "
-            "then open its run in the explorer."
+            f"{len(rows)} runs in {folder}, scored on the same validation items; {spread}. "
+            "Select a row, then open its run in the explorer."
         )
         return True
 
@@ -137,7 +164,8 @@ class SweepView(QDialog):
         self.table.clearSelection()
         self.table.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
-            cells = (f"{r.beta:g}", f"{r.recon:.2f}", f"{r.kl:.2f}", f"{r.elbo:.2f}",
+            cells = (f"{r.beta:g}", "–" if r.seed is None else str(r.seed), f"{r.recon:.2f}",
+                     f"{r.kl:.2f}", f"{r.elbo:.2f}",
                      "–" if r.mig is None else f"{r.mig:.3f}", f"{r.active_units} of {r.latent_dim}", r.run)
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)

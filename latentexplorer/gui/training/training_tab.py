@@ -230,6 +230,8 @@ class TrainingTab(QWidget):
             self._epoch(*value)
         elif kind == "started":
             self._started(value)
+        elif kind == "note":  # e.g. how to turn TensorBoard logging on
+            self._say(value)
 
     def _started(self, start: TrainingStart) -> None:
         self.config = start.config

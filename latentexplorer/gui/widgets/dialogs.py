@@ -105,7 +105,9 @@ def show_bic_curve(curve: dict[int, float], current_k: int, parent: QWidget) -> 
     return dialog
 
 
-def show_image_dialog(pixels: np.ndarray, title: str, caption: str, parent: QWidget) -> QDialog:
+def show_image_dialog(pixels: np.ndarray, title: str, caption: str, parent: QWidget,
+                      provenance: dict | None = None) -> QDialog:
+    """The picture with its caption and a Save button (the PNG carries `provenance`)."""
     dialog = QDialog(parent)
     dialog.setWindowTitle(title)
     picture = QLabel()
@@ -117,7 +119,7 @@ def show_image_dialog(pixels: np.ndarray, title: str, caption: str, parent: QWid
     def _save() -> None:
         path, _ = QFileDialog.getSaveFileName(dialog, f"Save {title.lower()}", "image.png", "PNG (*.png)")
         if path:
-            im.save_png(pixels, path)
+            im.save_png(pixels, path, provenance)
 
     save.clicked.connect(_save)
     layout = QVBoxLayout(dialog)

@@ -56,10 +56,12 @@ def tile(images: np.ndarray, columns: int, size: int = 64, gap: int = 2) -> np.n
     return grid
 
 
-def save_png(pixels: np.ndarray, path: str | Path) -> None:
-    from PIL import Image
+def save_png(pixels: np.ndarray, path: str | Path, provenance: dict | None = None) -> None:
+    """A figure as PNG; `provenance` (the open run's, `OpenedRun.provenance()`) goes in as a
+    text chunk, so the file says which weights, data and versions drew it."""
+    from latentexplorer.provenance import save_png as save_with_provenance
 
-    Image.fromarray(pixels).save(path)
+    save_with_provenance(pixels, path, provenance)
 
 
 def save_gif(frames: np.ndarray, path: str | Path, size: int = 128, ms_per_frame: int = 120) -> None:
