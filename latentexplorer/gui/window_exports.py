@@ -43,10 +43,36 @@ class WindowExports:
         path, chosen = QFileDialog.getSaveFileName(self.window, "Export scatter", "scatter.png", "PNG (*.png);;SVG (*.svg)")
         if not path:
             return
-        item = self.window.scatter.plot.getPlotItem()
-        exporter = exporters.SVGExporter(item) if path.endswith(".svg") else exporters.ImageExporter(item)
-        exporter.export(path)
+        if path.lower().endswith(".svg"):
+            self._render_svg(path)
+        else:
+            exporters.ImageExporter(self.window.scatter.plot.getPlotItem()).export(path)
         stamp_figure(path, self.window.session.opened.provenance())
+
+    def _render_svg(self, path: str) -> None:
+        """The plot as the screen shows it, through Qt's SVG painter: pyqtgraph's SVGExporter
+        fails on this plot (its coordinate rewriting meets a transform it cannot parse)."""
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+        from PySide6.QtWidgets import QGraphicsItem
+
+        view = self.window.scatter.plot
+        axes = [view.getAxis(side) for side in ("left", "bottom", "right", "top")]
+        modes = [axis.cacheMode() for axis in axes]
+        for axis in axes:  # cached axes would be drawn as pictures, not as lines and text
+            axis.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        generator = QSvgGenerator()
+        generator.setFileName(path)
+        generator.setSize(view.size())
+        generator.setViewBox(view.rect())
+        generator.setTitle("LatentExplorer scatter")
+        painter = QPainter(generator)
+        try:
+            view.render(painter)
+        finally:
+            painter.end()
+            for axis, mode in zip(axes, modes):
+                axis.setCacheMode(mode)
 
     def export_codes(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.window, "Export latent codes", "codes.npz", "NPZ (*.npz);;CSV (*.csv)")

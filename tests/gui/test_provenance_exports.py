@@ -37,3 +37,20 @@ def test_exported_figures_carry_the_runs_provenance(window, qtbot, tmp_path, mon
         assert block["weights_sha256"] == sha and block["estimator"] == "figure" and block["k"] is None
         assert block["items"] == len(session.opened.images) and block["device"] == "cpu"
         assert block["precision"] == "fp32" and block["wall_time_s"] >= 0
+
+
+def test_the_scatter_exports_as_svg_with_its_provenance(window, qtbot, tmp_path, monkeypatch):
+    import json
+    import xml.etree.ElementTree as ET
+
+    target = tmp_path / "scatter.svg"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "SVG (*.svg)")))
+    window.export_scatter_action.trigger()  # pyqtgraph's own SVG exporter raised on this plot
+    root = ET.parse(target).getroot()
+    assert root.tag.endswith("svg")
+    tags = [e.tag.split("}")[-1] for e in root.iter()]
+    assert tags.count("text") >= 8 and "image" in tags  # tick labels as text, the points' picture
+    metadata = [e for e in root.iter() if e.get("id") == "latentexplorer:provenance"]
+    block = json.loads(metadata[0].text)
+    assert block["weights_sha256"] == hashlib.sha256(
+        (window.session.opened.run.folder / WEIGHTS_FILE).read_bytes()).hexdigest()
