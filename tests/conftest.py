@@ -31,6 +31,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+# One probe cache for the session (`--precision auto` times bf16 once per model shape), never
+# the user's own.
+os.environ.setdefault("LATENTEXPLORER_CACHE_DIR", tempfile.mkdtemp(prefix="latentexplorer-cache-"))
 
 
 @pytest.fixture(autouse=True)

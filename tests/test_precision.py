@@ -1,4 +1,5 @@
-"""Training precision: how `auto` resolves, bf16 autocast in the loop, fp32 on disk, exact resume."""
+"""Training precision: how `auto` resolves (flags, then the timed probe and its cache), bf16
+autocast in the loop with the sensitive parts in fp32, fp32 on disk, exact resume."""
 
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from latentexplorer.checkpoint import load_run
 from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from latentexplorer.data import load_dataset
 from latentexplorer.errors import ConfigError
+from latentexplorer.models import build_model
 from latentexplorer.training import precision, prepare_training, train
-from latentexplorer.training.precision import cpu_flags, resolve_precision
+from latentexplorer.training.precision import (
+    choose_precision,
+    cpu_flags,
+    fp32_islands,
+    probe_precision,
+    resolve_precision,
+)
 
 CPU = torch.device("cpu")
 
@@ -23,6 +31,23 @@ CPU = torch.device("cpu")
 def bf16_cpu(monkeypatch):
     """Act as a CPU with native bf16 (torch emulates it where the hardware has none)."""
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+
+
+@pytest.fixture
+def fake_timing(monkeypatch, tmp_path):
+    """Step times set by the test instead of measured: `fake_timing.update(fp32=…, bf16=…)`;
+    a cache of the test's own, so that no earlier verdict answers instead."""
+    monkeypatch.setenv("LATENTEXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    times = {"fp32": 0.010, "bf16": 0.005}
+    calls = []
+
+    def time_steps(model, optimizer, loss, batch, precision, steps):
+        calls.append(precision)
+        return times[precision]
+
+    monkeypatch.setattr(precision, "time_steps", time_steps)
+    times["calls"] = calls
+    return times
 
 
 @pytest.fixture
@@ -76,10 +101,85 @@ def test_unknown_precision_is_a_config_error_and_old_configs_default_to_auto():
     assert RunConfig.from_dict(raw).train.precision == "auto"
 
 
-def test_bf16_run_autocasts_the_networks_and_keeps_fp32_losses_and_weights(tmp_path, digits, bf16_cpu):
+def probe_inputs():
+    model = build_model(ModelConfig(latent_dim=2, hidden=(32,), image_shape=(1, 8, 8)))
+    return model, torch.rand(16, 1, 8, 8)
+
+
+def test_probe_picks_bf16_only_when_it_is_clearly_faster(fake_timing):
+    model, batch = probe_inputs()
+    fake_timing.update(fp32=0.010, bf16=0.0075)  # 1.33x
+    choice = probe_precision(model, batch)
+    assert choice.precision == "bf16" and choice.speedup == pytest.approx(10 / 7.5)
+    assert "1.33× faster than fp32" in choice.note()
+    fake_timing.update(fp32=0.010, bf16=0.0095)  # 1.05x: within noise, not worth it
+    choice = probe_precision(model, batch)
+    assert choice.precision == "fp32" and "only 1.05×" in choice.reason
+    fake_timing.update(fp32=0.010, bf16=0.030)  # slower
+    assert probe_precision(model, batch).precision == "fp32"
+
+
+def test_probe_leaves_the_model_and_rng_alone(bf16_cpu):
+    model, batch = probe_inputs()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    choice = probe_precision(model, batch, budget_s=0.05)  # measured for real
+    assert choice.precision in ("fp32", "bf16") and choice.speedup > 0 and choice.probe_s < 2
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_auto_probes_once_then_uses_the_cache(tmp_path, bf16_cpu, fake_timing):
+    model, batch = probe_inputs()
+    cache = tmp_path / "precision.json"
+    first = choose_precision("auto", CPU, model, batch, cache=cache)
+    assert first.precision == "bf16" and not first.cached and fake_timing["calls"]
+    fake_timing["calls"].clear()
+    fake_timing.update(bf16=1.0)  # would now pick fp32, if it probed
+    second = choose_precision("auto", CPU, model, batch, cache=cache)
+    assert second.precision == "bf16" and second.cached and fake_timing["calls"] == []
+    assert second.speedup == pytest.approx(first.speedup) and second.reason.endswith(", cached")
+    other, _ = build_model(ModelConfig(latent_dim=3, hidden=(32,), image_shape=(1, 8, 8))), None
+    assert choose_precision("auto", CPU, other, batch, cache=cache).precision == "fp32"  # another shape
+    assert len(json.loads(cache.read_text())) == 2
+
+
+def test_explicit_precisions_and_plain_cpus_skip_the_probe(tmp_path, plain_cpu, fake_timing):
+    model, batch = probe_inputs()
+    assert choose_precision("fp32", CPU, model, batch, cache=tmp_path / "c.json").precision == "fp32"
+    assert choose_precision("auto", CPU, model, batch, cache=tmp_path / "c.json").precision == "fp32"
+    assert fake_timing["calls"] == [] and not (tmp_path / "c.json").exists()
+
+
+def test_sensitive_parts_are_fp32_under_autocast(bf16_cpu):
+    model, batch = probe_inputs()
+    seen = {}
+    likelihood = model.likelihood.log_prob
+
+    def spy(x, params):
+        seen["logits"] = params.dtype
+        seen["log_px"] = (out := likelihood(x, params)).dtype
+        return out
+
+    model.likelihood.log_prob = spy
+    with fp32_islands(model, "bf16"), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.encoder.net[0](batch.flatten(1)).dtype == torch.bfloat16  # the bulk runs in bf16
+        posterior = model.encode(batch)
+        terms = model(batch, None)
+    assert posterior.mu.dtype == posterior.logvar.dtype == torch.float32
+    assert posterior.kl_per_dim().dtype == torch.float32
+    assert seen == {"logits": torch.float32, "log_px": torch.float32}
+    assert {t.dtype for t in (terms.total, terms.recon, terms.kl, terms.kl_per_dim)} == {torch.float32}
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the islands end with the block
+        assert model.encoder(batch).dtype == torch.bfloat16
+
+
+def test_bf16_run_autocasts_the_networks_and_keeps_fp32_losses_and_weights(tmp_path, digits, bf16_cpu,
+                                                                          fake_timing, caplog):
     folder = tmp_path / "run"
-    trainer = prepare_training(tiny_config("auto"), folder, images=digits)
-    assert trainer.precision == "bf16"
+    notes = []
+    trainer = prepare_training(tiny_config("auto"), folder, images=digits, on_note=notes.append)
+    assert trainer.precision == "bf16" and trainer.precision_choice.speedup == pytest.approx(2.0)
     inner, terms_dtypes = [], set()
     first_linear = next(m for m in trainer.model.encoder.modules() if isinstance(m, torch.nn.Linear))
     first_linear.register_forward_hook(lambda m, i, o: inner.append(o.dtype))
@@ -91,7 +191,11 @@ def test_bf16_run_autocasts_the_networks_and_keeps_fp32_losses_and_weights(tmp_p
         return terms
 
     trainer.engine = spy
-    result = trainer.fit()
+    with caplog.at_level("INFO", logger="latentexplorer.training"):
+        result = trainer.fit()
+    note = "precision: bf16 (2.00× faster than fp32 in a"
+    assert any(n.startswith(note) for n in notes)  # the run's log says which and why
+    assert note in caplog.text
     assert result.status == "completed"
     assert torch.bfloat16 in inner  # training steps ran the layer in bf16 ...
     assert torch.float32 in inner  # ... validation in fp32
@@ -111,6 +215,14 @@ def test_bf16_run_autocasts_the_networks_and_keeps_fp32_losses_and_weights(tmp_p
 def test_fp32_run_records_fp32(tmp_path, digits, bf16_cpu):
     train(tiny_config("fp32", epochs=1), tmp_path / "run", images=digits)
     assert load_run(tmp_path / "run").state["precision"] == "fp32"
+
+
+def test_auto_keeps_fp32_when_bf16_does_not_pay_and_says_so(tmp_path, digits, bf16_cpu, fake_timing):
+    fake_timing.update(fp32=0.010, bf16=0.0096)
+    notes = []
+    train(tiny_config("auto", epochs=1), tmp_path / "run", images=digits, on_note=notes.append)
+    assert load_run(tmp_path / "run").state["precision"] == "fp32"
+    assert any(n.startswith("precision: fp32 (bf16 only 1.04× fp32's speed") for n in notes)
 
 
 def test_bf16_resume_continues_exactly(tmp_path, digits, bf16_cpu):

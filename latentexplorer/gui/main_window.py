@@ -7,6 +7,7 @@ talk to each other.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
@@ -24,10 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentexplorer.gui.clustering.clustering_tab import ClusteringTab
-from latentexplorer.gui.compare.compare_tab import CompareTab
 from latentexplorer.gui.compute_threads import collect_garbage_in_gui_thread, keep_gui_thread_serial
-from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab
 from latentexplorer.gui.explorer.decoder_guard import DecoderGuard
 from latentexplorer.gui.explorer.explorer_controls import ExplorerControls
 from latentexplorer.gui.explorer.map_layers import MapLayersView
@@ -37,15 +35,20 @@ from latentexplorer.gui.explorer.sliders_panel import PerturbationSliders
 from latentexplorer.gui.explorer.text_search import TextSearchPanel
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.training.linear_fit_action import LinearFitAction
-from latentexplorer.gui.training.sweep_view import open_sweep_dialog
-from latentexplorer.gui.training.training_tab import TrainingTab
 from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.dialogs import OpenDatasetDialog, show_bic_curve, show_image_dialog
+from latentexplorer.gui.widgets.lazy_tabs import LazyTabs
 from latentexplorer.gui.widgets.open_model_dialog import OpenModelDialog
 from latentexplorer.gui.widgets.recent_menu import RecentMenu
 from latentexplorer.gui.window_exports import WindowExports
 from latentexplorer.opening import ModelSpec
 from latentexplorer.version import __version__
+
+if TYPE_CHECKING:
+    from latentexplorer.gui.clustering.clustering_tab import ClusteringTab
+    from latentexplorer.gui.compare.compare_tab import CompareTab
+    from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab
+    from latentexplorer.gui.training.training_tab import TrainingTab
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -88,14 +91,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(splitter, "Explorer")
-        self.training = TrainingTab(self.session)
-        self.tabs.addTab(self.training, "Training")
-        self.evaluation = EvaluationTab(self.session)
-        self.tabs.addTab(self.evaluation, "ELBO")
-        self.clustering = ClusteringTab(self.session)
-        self.tabs.addTab(self.clustering, "Clustering")
-        self.compare = CompareTab(self.session)
-        self.tabs.addTab(self.compare, "Compare")
+        self.lazy_tabs = LazyTabs(self.tabs)  # built on first show or access: not in the first frame
+        for name, label in LAZY_TABS.items():
+            self.lazy_tabs.add(name, label, lambda name=name: build_tab(name, self.session))
         self.setCentralWidget(self.tabs)
         self.status = QLabel()
         self.status.setObjectName("statusText")
@@ -149,7 +147,7 @@ class MainWindow(QMainWindow):
                                    "Open your own PyTorch VAE or autoencoder with its weights and data")
         self.open_data_action = a("Open &dataset…", self.open_dataset_dialog, None,
                                   "Encode another dataset with the current model")
-        self.open_sweep_action = a("Open β &sweep…", lambda: open_sweep_dialog(self), None,
+        self.open_sweep_action = a("Open β &sweep…", self.open_sweep_dialog, None,
                                    "Plot reconstruction, KL and MIG of a β sweep and open its runs")
         self.export_codes_action = a("Export &codes…", self.exports.export_codes, None,
                                      "Save μ, log σ², labels and responsibilities as NPZ or CSV")
@@ -205,6 +203,24 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
 
+    # --- the tabs besides the Explorer, built on first show or access ------------------------
+
+    @property
+    def training(self) -> TrainingTab:
+        return self.lazy_tabs.get("training")
+
+    @property
+    def evaluation(self) -> EvaluationTab:
+        return self.lazy_tabs.get("evaluation")
+
+    @property
+    def clustering(self) -> ClusteringTab:
+        return self.lazy_tabs.get("clustering")
+
+    @property
+    def compare(self) -> CompareTab:
+        return self.lazy_tabs.get("compare")
+
     # --- opening ---------------------------------------------------------------------------
 
     def open_run(self, folder: str | Path) -> bool:
@@ -237,6 +253,11 @@ class MainWindow(QMainWindow):
         """A user's model opened from the command line is offered again in Open recent."""
         if "spec" in run.state:
             self.recent.remember_model(ModelSpec.from_json(run.state["spec"]))
+
+    def open_sweep_dialog(self) -> None:
+        from latentexplorer.gui.training.sweep_view import open_sweep_dialog
+
+        open_sweep_dialog(self)
 
     def open_dataset_dialog(self) -> None:
         dialog = OpenDatasetDialog(self.session, self)
@@ -388,18 +409,34 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event) -> None:
-        if self.training.is_running() and not self.confirm_close_during_training():
+        built = self.lazy_tabs.built()  # a tab never built has nothing to stop
+        training = built.get("training")
+        if training is not None and training.is_running() and not self.confirm_close_during_training():
             event.ignore()
             return
-        self.training.shutdown()
-        self.evaluation.shutdown()
-        self.clustering.shutdown()
-        self.compare.shutdown()
+        for tab in built.values():
+            tab.shutdown()
         self.linear_fit.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.shutdown()
         super().closeEvent(event)
         self.closed.emit()
+
+
+LAZY_TABS = {"training": "Training", "evaluation": "ELBO", "clustering": "Clustering", "compare": "Compare"}
+
+
+def build_tab(name: str, session: Session) -> QWidget:
+    """The tab `name`, imported and built on first use; it fills itself from the open run."""
+    if name == "training":
+        from latentexplorer.gui.training.training_tab import TrainingTab as Tab
+    elif name == "evaluation":
+        from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab as Tab
+    elif name == "clustering":
+        from latentexplorer.gui.clustering.clustering_tab import ClusteringTab as Tab
+    else:
+        from latentexplorer.gui.compare.compare_tab import CompareTab as Tab
+    return Tab(session)
 
 
 def bic_curve_of_codes(codes: np.ndarray) -> dict[int, float]:

@@ -5,12 +5,13 @@ index per epoch (no per-item DataLoader overhead); larger data go through a
 DataLoader. A dataset with a `structured_batch` hook (images with captions) turns each
 batch of images into the record its model takes. Each epoch reseeds the RNGs from (seed, epoch), so a run resumed after
 epoch k continues exactly as an uninterrupted one would. The forward pass runs
-under bf16 autocast where the hardware has native bf16 (see `precision`);
+under bf16 autocast where a short probe found it faster (see `precision`);
 validation always runs in fp32.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -37,13 +38,19 @@ from latentexplorer.data.binarize import redraw_each_epoch
 from latentexplorer.errors import CheckpointError
 from latentexplorer.models import LatentModel
 from latentexplorer.training.distributed import DistContext
-from latentexplorer.training.precision import autocast, float32_outputs, resolve_precision
+from latentexplorer.training.precision import (
+    PrecisionChoice,
+    autocast,
+    choose_precision,
+    fp32_islands,
+)
 from latentexplorer.training.records import EpochMetrics, NonFiniteLoss, StepMetrics, TrainResult
 from latentexplorer.training.run_logs import run_logs
 from latentexplorer.training.threads import set_thread_count
 
 STEP_LOG_EVERY = 10
 """Steps between step callbacks and rows of steps.csv."""
+log = logging.getLogger("latentexplorer.training")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -117,9 +124,11 @@ class Trainer:
         self.running.set()
         self.dist = dist or DistContext()
         self.device = resolve_device(config.train.device) if self.dist.device is None else self.dist.device
-        # The precision in effect, fp32 or bf16: `auto` resolved for this device.
-        self.precision = resolve_precision(config.train.precision, self.device)
         self.model = model.to(self.device)
+        # The precision in effect, fp32 or bf16 (`auto` measured on this machine), and why.
+        self.precision_choice = self._choose_precision()
+        self.precision = self.precision_choice.precision
+        self._precision_noted = False
         self.engine: nn.Module = self.dist.wrap(self.model)
         self.optimizer = make_optimizer(self.model, config.train.lr, config.train.weight_decay)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -142,6 +151,10 @@ class Trainer:
         state = read_state(folder)
         self.epoch = int(state.get("epoch", 0))
         self.step = int(state.get("step", 0))
+        if self.config.train.precision == "auto" and state.get("precision") in ("fp32", "bf16"):
+            # the run goes on as it began, so that the resumed epochs equal uninterrupted ones
+            self.precision = state["precision"]
+            self.precision_choice = PrecisionChoice(self.precision, "the precision this run began with")
         if (folder / OPTIMIZER_FILE).is_file():
             opt_state, meta = load_optimizer_state(folder / OPTIMIZER_FILE)
             if meta.get("epoch") not in (None, str(self.epoch)):
@@ -167,9 +180,8 @@ class Trainer:
         batches = self._batcher()
         if self.config.data.binarize == "dynamic":  # a fresh 0/1 draw of every pixel each epoch
             batches = redraw_each_epoch(batches, cfg.seed, self.dist.rank)
-        networks = [getattr(self.model, name, None) for name in ("encoder", "decoder")]
-        networks = [net for net in networks if net is not None and self.precision == "bf16"]
-        with float32_outputs(*networks), run_logs(self, self.tensorboard, self.on_note) as log_epoch:
+        self._note_precision()
+        with fp32_islands(self.model, self.precision), run_logs(self, self.tensorboard, self.on_note) as log_epoch:
             while self.epoch < total_epochs:
                 metrics = self._train_epoch(batches)
                 if metrics is None:
@@ -186,6 +198,32 @@ class Trainer:
         return TrainResult("completed", self.epoch, self.step, "finished", self.history)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _choose_precision(self) -> PrecisionChoice:
+        """The configured precision; `auto` probes one batch's steps each way on a copy of the
+        model (see `precision.choose_precision`), and every rank takes bf16 only if all chose it."""
+        cfg = self.config.train
+        batch = None
+        if cfg.precision == "auto" and self.device.type == "cpu" and len(self.train_set):
+            if cfg.threads:
+                set_thread_count(cfg.threads)  # the probe must time the threads the run will use
+            index = np.arange(min(cfg.batch_size, len(self.train_set)))
+            batch = self.train_set.float_batch(index).to(self.device)
+            if (structured := _structured_batch(self.train_set)) is not None:
+                batch = structured(torch.from_numpy(index), batch)
+        choice = choose_precision(cfg.precision, self.device, self.model, batch)
+        if cfg.precision == "auto" and self.dist.world_size > 1 and not self._all_ranks(choice.precision == "bf16"):
+            choice = PrecisionChoice("fp32", "not every rank found bf16 faster")
+        return choice
+
+    def _note_precision(self) -> None:
+        """Say once, in the run's log, which precision the run trains in and why."""
+        if self._precision_noted or not self.dist.is_main:
+            return
+        self._precision_noted = True
+        log.info("%s", self.precision_choice.note())
+        if self.on_note is not None:
+            self.on_note(self.precision_choice.note())
 
     def _batcher(self) -> Callable[[int], Iterator[torch.Tensor]]:
         """A function epoch → batches; whole-tensor indexing when the data fit in memory."""

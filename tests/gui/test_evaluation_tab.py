@@ -11,7 +11,8 @@ from latentexplorer.gui.evaluation.evaluation_tab import EvaluationTab
 
 
 def _tab(window) -> EvaluationTab:
-    tab = window.findChild(EvaluationTab, "evaluationTab")
+    tab = window.evaluation  # built on first access
+    assert window.findChild(EvaluationTab, "evaluationTab") is tab
     window.tabs.setCurrentWidget(tab)
     return tab
 

@@ -682,7 +682,7 @@ def test_a_run_from_the_tab_logs_to_tensorboard_or_says_once_how_to(tab, qtbot, 
     monkeypatch.setattr(tensorboard_log, "_said", False)
     type_into(qtbot, tab.form.out, str(tmp_path / "unlogged"))
     assert wait_until_finished(qtbot, tab, click_start(qtbot, tab)).status == "completed"
-    assert "latentexplorer[tensorboard]" in tab.message.text()
+    assert "latentexplorer[tensorboard]" in tab.notes.text() and tab.message.text() == ""
     assert load_run(tmp_path / "unlogged").epoch == 1 and not (tmp_path / "unlogged" / "tb").exists()
 
 # --- 7. invalid configurations ------------------------------------------------------------------

@@ -4,8 +4,8 @@ decoded location with its nearest item, prior samples, and the interpolation str
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -32,31 +32,59 @@ from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.after_paint import AfterPaint
 
-TILE = 80
+TILE = 80  # the size of exported previews
+SMALLEST = 48  # tiles never get smaller: a pane narrower scrolls
+CAPTION = 44  # room for a tile's two-line caption
+ICON = 72  # the largest neighbour icon
+STRIP = 64  # room kept for the interpolation strip
+
+
+def tile_layout(n: int, width: int, height: int) -> tuple[int, int]:
+    """(columns, tile size) that show n square tiles largest in width × height px, each with
+    its caption under it; never below SMALLEST (then as many columns as the width holds)."""
+    best = (max(1, min(n, width // (SMALLEST + 12))), SMALLEST)
+    for columns in range(1, n + 1):
+        rows = -(-n // columns)
+        size = min((width - 12 * columns) // columns, (height - rows * CAPTION) // rows)
+        if size > best[1]:
+            best = (columns, size)
+    return best
 
 
 class ImageTile(QWidget):
-    """An image with a caption under it."""
+    """An image with a caption under it. It keeps the pixels it shows, to draw them again at
+    another size when the pane is resized."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.size_px = TILE
+        self.pixels: np.ndarray | None = None
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.picture.setMinimumSize(TILE, TILE)
+        self.picture.setFixedSize(TILE, TILE)  # until the pane fits its tiles to its space
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.picture)
+        layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.caption)
 
-    def show_image(self, image: np.ndarray, caption: str) -> None:
-        self.picture.setPixmap(im.image_pixmap(image, TILE))
+    def show_pixels(self, pixels: np.ndarray, caption: str) -> None:
+        """H×W×3 uint8 pixels, drawn at the tile's size (fixed, so a click lays nothing out)."""
+        self.pixels = pixels
+        self.picture.setPixmap(im.pixels_pixmap(pixels, self.size_px))
         if self.caption.text() != caption:
             self.caption.setText(caption)
         if self.isHidden():
             self.show()
+
+    def set_size(self, size: int) -> None:
+        if size != self.size_px:
+            self.size_px = size
+            self.picture.setFixedSize(size, size)
+            if self.pixels is not None:
+                self.picture.setPixmap(im.pixels_pixmap(self.pixels, size))
 
 
 class DecoderPreview(QWidget):
@@ -75,9 +103,10 @@ class DecoderPreview(QWidget):
         self.title.setWordWrap(True)
         self.title.setObjectName("previewTitle")
         self.tiles = [ImageTile() for _ in range(6)]
-        tiles_row = QGridLayout()
-        for i, t in enumerate(self.tiles):
-            tiles_row.addWidget(t, 0, i)
+        self.tiles_grid = QGridLayout()
+        self.columns = 0  # the grid's columns, chosen with the tile size by `fit_to_space`
+        self._count = 0  # the number of tiles they were chosen for
+        for t in self.tiles:
             t.hide()
         self.info = QLabel()
         self.info.setObjectName("previewInfo")
@@ -88,7 +117,7 @@ class DecoderPreview(QWidget):
         neighbours = QHBoxLayout()
         for _ in range(6):
             button = QToolButton()
-            button.setIconSize(QPixmap(56, 56).size())
+            button.setIconSize(QSize(56, 56))
             button.clicked.connect(self._neighbour_clicked)
             button.hide()
             self.neighbour_buttons.append(button)
@@ -126,7 +155,7 @@ class DecoderPreview(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addLayout(tiles_row)
+        layout.addLayout(self.tiles_grid)
         layout.addWidget(self.info)
         layout.addWidget(self.neighbour_label)
         layout.addLayout(neighbours)
@@ -138,12 +167,67 @@ class DecoderPreview(QWidget):
         self._neighbours_later = AfterPaint(self._show_neighbours, self)
         session.selection.previewChanged.connect(self.show_preview)
         session.opened.runChanged.connect(lambda: self.show_preview(None))
+        # Sizes follow the space the pane is given (its scroll area's viewport), computed once
+        # a resize settles: a click draws at the chosen size and never rescales on paint.
+        self._fit_later = QTimer(self, singleShot=True, interval=20, timeout=self.fit_to_space)
+        self._watched: QObject | None = None
+        self.fit_to_space()
+
+    # --- sizing ----------------------------------------------------------------------------
+
+    def space(self) -> QSize:
+        """What the pane may fill: its parent's area (a scroll area's viewport) when it has one,
+        since the pane itself never gets narrower than its contents."""
+        parent = self.parentWidget()
+        return parent.size() if parent is not None else self.size()
+
+    def fit_to_space(self, count: int | None = None) -> None:
+        """Choose the tiles' columns and size for `count` tiles (those shown) and redraw what is
+        shown at that size: the tiles, the strip, the neighbours' icons."""
+        count = self._count = count or max(len(self._used), 1)
+        space = self.space()
+        columns, size = tile_layout(count, space.width() - 24, space.height() - self._other_rows())
+        if columns != self.columns:
+            self.columns = columns
+            for i, t in enumerate(self.tiles):
+                self.tiles_grid.addWidget(t, i // columns, i % columns)
+        for t in self.tiles:
+            t.set_size(size)
+        icon = max(40, min(ICON, size // 2))
+        for b in self.neighbour_buttons:
+            b.setIconSize(QSize(icon, icon))
+        if "frames" in self.shown and isinstance(self.preview, InterpolationPreview):
+            self._show_strip(list(self.shown["frames"]))
+
+    def _other_rows(self) -> int:
+        """The height of the rows that are not tiles, counted whether shown or not (title, four
+        lines of text, neighbours, strip), so that no preview pushes the strip out of view."""
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        return (7 * self.fontMetrics().lineSpacing() + ICON + 12 + STRIP + self.frames_spin.sizeHint().height()
+                + 8 * layout.spacing() + margins.top() + margins.bottom())
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() in (QEvent.Type.Show, QEvent.Type.ParentChange) and self.parentWidget() is not self._watched:
+            if self._watched is not None:
+                self._watched.removeEventFilter(self)
+            self._watched = self.parentWidget()
+            if self._watched is not None:
+                self._watched.installEventFilter(self)
+        if e.type() == QEvent.Type.Resize:
+            self._fit_later.start()
+        return super().event(e)
+
+    def eventFilter(self, watched: QObject, e: QEvent) -> bool:
+        if watched is self._watched and e.type() == QEvent.Type.Resize:
+            self._fit_later.start()
+        return False
 
     # --- rendering -------------------------------------------------------------------------
 
     def _tile(self, i: int, key: str, image: np.ndarray, caption: str) -> None:
         self.shown[key] = im.to_uint8(image)
-        self.tiles[i].show_image(image, caption)
+        self.tiles[i].show_pixels(self.shown[key], caption)
         self._used.add(i)
 
     def show_preview(self, preview) -> None:
@@ -159,6 +243,8 @@ class DecoderPreview(QWidget):
         for i, tile in enumerate(self.tiles):
             if i not in self._used and not tile.isHidden():
                 tile.hide()
+        if self._used and len(self._used) != self._count:
+            self.fit_to_space()  # only when the number of tiles changes
         if not isinstance(preview, PointPreview):
             for b in self.neighbour_buttons:
                 b.hide()
@@ -264,11 +350,15 @@ class DecoderPreview(QWidget):
         support = "well supported by data" if p.distance < 0.25 * typical else "far from any data item"
         self.info.setText(f"z = {_vector(p.z)}\ndistance to the nearest item's μ: {p.distance:.3f} ({support})")
 
-    def _show_interpolation(self, p: InterpolationPreview) -> None:
-        width = max(24, min(56, (self.width() - 40) // len(p.frames)))
-        self.shown["strip"] = im.tile(p.frames, columns=len(p.frames), size=width)
-        self.shown["frames"] = np.stack([im.to_uint8(f) for f in p.frames])
+    def _show_strip(self, frames: list[np.ndarray]) -> None:
+        """The frames side by side as large as the pane's width allows (at most a tile)."""
+        size = max(24, min(self.tiles[0].size_px, (self.space().width() - 40) // len(frames) - 2))
+        self.shown["strip"] = im.grid([im.upscale(f, size) for f in frames], columns=len(frames))
         self.strip.setPixmap(im.rgb_to_pixmap(self.shown["strip"]))
+
+    def _show_interpolation(self, p: InterpolationPreview) -> None:
+        self.shown["frames"] = np.stack([im.to_uint8(f) for f in p.frames])
+        self._show_strip(list(self.shown["frames"]))
         end = f"item {p.end}" if p.end is not None else "a latent location"
         self.title.setText(f"Interpolation ({p.method}) from item {p.start} to {end}, {len(p.frames)} frames")
         for b in (self.save_png, self.save_gif):

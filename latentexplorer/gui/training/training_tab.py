@@ -86,6 +86,10 @@ class TrainingTab(QWidget):
         self.message.setObjectName("trainingMessage")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b00020")
+        self.notes = QLabel()  # what the run chose or lacks (precision, TensorBoard): not errors
+        self.notes.setObjectName("trainingNotes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #555555")
         self.follow = QCheckBox("Follow training in the explorer")
         self.follow.setToolTip("After each epoch the Explorer shows the model in training "
                                f"(on up to {FOLLOW_ITEMS:,} items); off returns it to the model it had")
@@ -116,6 +120,7 @@ class TrainingTab(QWidget):
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.progress_text)
         left_layout.addWidget(self.message)
+        left_layout.addWidget(self.notes)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.loss_plot)
         bottom = QWidget()
@@ -134,6 +139,7 @@ class TrainingTab(QWidget):
         self.open_button.setEnabled(False)
         session.opened.runChanged.connect(self._session_run_changed)
         session.colouring.mixtureChanged.connect(self._ask_for_mixtures)  # K set, or chosen by BIC
+        self._session_run_changed()  # built after a run was opened (the window builds it late)
 
     def showEvent(self, event: QShowEvent) -> None:
         """A user who opens this tab is about to train: pay torch's warm-up now."""
@@ -177,6 +183,7 @@ class TrainingTab(QWidget):
             self._say(str(exc))
             return False
         self.message.clear()
+        self.notes.clear()
         self.form.save_settings(self.settings)
         self.out, self.config = out, config
         self.snapshots = []
@@ -230,8 +237,8 @@ class TrainingTab(QWidget):
             self._epoch(*value)
         elif kind == "started":
             self._started(value)
-        elif kind == "note":  # e.g. how to turn TensorBoard logging on
-            self._say(value)
+        elif kind == "note":  # the precision chosen and why; how to turn TensorBoard logging on
+            self.notes.setText("\n".join(filter(None, (self.notes.text(), value))))
 
     def _started(self, start: TrainingStart) -> None:
         self.config = start.config

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 
 if TYPE_CHECKING:
@@ -41,12 +42,27 @@ def rgb_to_pixmap(pixels: np.ndarray) -> QPixmap:
 
 
 def image_pixmap(image: np.ndarray, size: int = 112) -> QPixmap:
-    return rgb_to_pixmap(upscale(to_uint8(image), size))
+    return pixels_pixmap(to_uint8(image), size)
+
+
+def pixels_pixmap(pixels: np.ndarray, size: int) -> QPixmap:
+    """H×W×3 uint8 → a pixmap about `size` px on its longer side: an integer nearest-neighbour
+    factor (crisp pixels) unless that would leave over a third of the size empty (an image
+    larger than `size`, or a little smaller); then smooth scaling, as a photo would be."""
+    side = max(pixels.shape[:2])
+    if side * max(1, size // side) * 3 >= size * 2 and side <= size:
+        return rgb_to_pixmap(upscale(pixels, size))
+    return rgb_to_pixmap(pixels).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                        Qt.TransformationMode.SmoothTransformation)
 
 
 def tile(images: np.ndarray, columns: int, size: int = 64, gap: int = 2) -> np.ndarray:
     """N×C×H×W images as one H×W×3 uint8 grid with grey gaps (each image upscaled to ~size)."""
-    cells = [upscale(to_uint8(im), size) for im in images]
+    return grid([upscale(to_uint8(im), size) for im in images], columns, gap)
+
+
+def grid(cells: list[np.ndarray], columns: int, gap: int = 2) -> np.ndarray:
+    """Equal-sized H×W×3 uint8 cells as one grid with grey gaps, row by row."""
     h, w = cells[0].shape[:2]
     rows = -(-len(cells) // columns)
     grid = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 110, np.uint8)
