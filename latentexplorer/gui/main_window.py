@@ -40,6 +40,7 @@ from latentexplorer.gui.widgets.dialogs import OpenDatasetDialog, show_bic_curve
 from latentexplorer.gui.widgets.lazy_tabs import LazyTabs
 from latentexplorer.gui.widgets.open_model_dialog import OpenModelDialog
 from latentexplorer.gui.widgets.recent_menu import RecentMenu
+from latentexplorer.gui.widgets.window_size import default_window_size
 from latentexplorer.gui.window_exports import WindowExports
 from latentexplorer.opening import ModelSpec
 from latentexplorer.version import __version__
@@ -106,7 +107,7 @@ class MainWindow(QMainWindow):
         self.create_actions()
         self.create_menus()
         self.setAcceptDrops(True)
-        self.resize(1480, 900)
+        self.resize(default_window_size(self.screen()))
         self.read_settings()
         self.session.opened.runChanged.connect(self._run_changed)
         self.session.view.projectionChanged.connect(self._update_status)

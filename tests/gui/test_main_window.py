@@ -188,3 +188,23 @@ def test_the_bic_button_fits_in_a_task_then_shows_the_kept_curve(window, qtbot, 
     first = window.bic_dialog
     qtbot.mouseClick(window.controls.bic, Qt.MouseButton.LeftButton)
     assert window.bic_dialog is not first and fits == [len(session.opened.mu)]  # the kept curve
+
+
+def test_the_window_opens_whole_on_a_small_screen(window):
+    from PySide6.QtCore import QRect, QSize
+
+    from latentexplorer.gui.widgets.window_size import default_window_size
+
+    class Laptop:
+        def availableGeometry(self):
+            return QRect(0, 0, 1366, 740)
+
+    small = default_window_size(Laptop(), platform="xcb")
+    assert small.width() <= 1366 and small.height() <= 740 and small.width() > 1200
+
+    class Large:
+        def availableGeometry(self):
+            return QRect(0, 0, 2560, 1400)
+
+    assert (default_window_size(Large(), platform="xcb").width(), default_window_size(Large(), platform="xcb").height()) == (1480, 900)
+    assert default_window_size(window.screen()) == QSize(1480, 900)  # offscreen: the preferred size
