@@ -7,7 +7,7 @@ Alternates, in fresh processes:
     offscreen, with LATENTEXPLORER_REPORT_READY=1: the time from launch until the window has
     painted its scatter with the model's points ("ready"), and until the GMM colours are
     painted ("coloured"); the app then quits.
-Both are measured from just before the process is spawned. Target: ready ≤ 1.5 × the floor.
+Both are measured from just before the process is spawned. Target: ready ≤ 1.15 × the floor (both with their bytecode cached, as installed).
 
     python benchmarks/startup.py [--repeats 3]
 """
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.15
 FLOOR_CODE = "import torch, PySide6.QtWidgets, pyqtgraph"
 
 
@@ -37,13 +37,19 @@ def app_command() -> list[str]:
 
 
 def quiet_env(home: Path) -> dict[str, str]:
-    """Offscreen Qt, and settings and logs in a scratch folder (the user's stay untouched)."""
+    """Offscreen Qt, and settings and logs in a scratch folder (the user's stay untouched).
+
+    Bytecode is cached (in the scratch folder) for both sides, as an installed app has it: a
+    shell with PYTHONDONTWRITEBYTECODE=1 would otherwise recompile our ~100 modules on every
+    start and time the compiler, not the start-up (the warm-up runs fill the cache)."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({
         "QT_QPA_PLATFORM": "offscreen",
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_STATE_HOME": str(home / "state"),
         "LATENTEXPLORER_LOG_DIR": str(home / "log"),
+        "PYTHONPYCACHEPREFIX": str(home / "pycache"),
     })
     return env
 
@@ -95,7 +101,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="latentexplorer-startup-"))
     try:
         env = quiet_env(home)
-        floor_times(env)  # warm the file cache for both
+        floor_times(env)  # warm the file cache and compile the bytecode, for both
+        app_times(env, args.timeout)
         floors, exits, readies, colours = [], [], [], []
         for i in range(args.repeats):
             imported, exited = floor_times(env)
