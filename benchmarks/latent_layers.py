@@ -21,29 +21,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
-import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from atlas import verdict  # noqa: E402  (the benchmarks beside this one)
+from scatter_scale import timed  # noqa: E402
 
 TARGETS = {"grid": 150.0, "density": 300.0, "kl": 1000.0}  # ms
-
-
-def timed(fn, repeats: int) -> float:
-    """Median milliseconds of fn()."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(times)
-
-
-def verdict(ms: float, target: float) -> str:
-    return f"target ≤ {target:.0f} ms {'✓' if ms <= target else '✗'}"
 
 
 def true_posterior(repeats: int) -> None:

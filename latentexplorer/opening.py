@@ -80,6 +80,14 @@ def check_spec(spec: ModelSpec) -> None:
         raise UserError("the constructor's arguments must be a JSON object, e.g. {\"latent\": 20}")
 
 
+def check_fits(model, images) -> None:
+    """A DataError when the model does not read images of the data's shape (every way of
+    bringing a model: the CLI, the dialog, plugins, `le.show`)."""
+    if tuple(model.config.image_shape) != tuple(images.image_shape):
+        raise DataError(f"{images.name} has images of shape {images.image_shape}, but the model "
+                        f"reads {tuple(model.config.image_shape)}")
+
+
 def open_model(spec: ModelSpec):
     """(Run, ImageSet): the user's model wrapped as an in-memory run, and the data it is
     explored on, checked to fit each other. Raises UserError (ModelError, DataError) naming
@@ -103,9 +111,7 @@ def open_model(spec: ModelSpec):
         raise DataError(f"{images.name} has images of shape {images.image_shape}, but the model "
                         f"is said to read {shape}")
     model = _factory_model(spec, factory, shape) if factory is not None else _class_model(spec, shape)
-    if tuple(model.config.image_shape) != tuple(images.image_shape):
-        raise DataError(f"{images.name} has images of shape {images.image_shape}, but the model "
-                        f"reads {tuple(model.config.image_shape)}")
+    check_fits(model, images)
     source = spec.plugin or Path(spec.weights).stem
     folder = Path(spec.weights).resolve().parent if spec.weights else Path.cwd()
     run = Run(folder=folder, config=RunConfig(model=model.config, data=data, name=source), model=model,

@@ -114,8 +114,8 @@ def _as_run(model: Any, images, *, image_shape, likelihood, input, latent_dim, n
 
     from latentexplorer.checkpoint import Run
     from latentexplorer.config import DataConfig, RunConfig
-    from latentexplorer.errors import DataError
     from latentexplorer.models import LatentModel, wrap
+    from latentexplorer.opening import check_fits
 
     if isinstance(model, LatentModel):
         latent_model = model
@@ -126,9 +126,7 @@ def _as_run(model: Any, images, *, image_shape, likelihood, input, latent_dim, n
             print(note)
     else:
         raise TypeError(f"le.show needs a torch model, got {type(model).__name__}")
-    if tuple(latent_model.config.image_shape) != tuple(images.image_shape):
-        raise DataError(f"{images.name} has images of shape {images.image_shape}, but the model "
-                        f"reads {tuple(latent_model.config.image_shape)}")
+    check_fits(latent_model, images)
     title = name or type(getattr(latent_model, "module", latent_model)).__name__
     config = RunConfig(model=latent_model.config, data=DataConfig(name=images.name), name=title)
     return Run(folder=Path.cwd(), config=config, model=latent_model, state={"notebook": True})

@@ -138,3 +138,14 @@ def sprites_window(qtbot):
     yield window
     window.session.shutdown()
     window.close()
+
+
+@pytest.fixture
+def strokes_window(qtbot, kept_fits):
+    """The main window on the bundled sequence VAE (pen trajectories, 4-D latent)."""
+    window = _shown_window(qtbot)
+    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000), kept_fits():
+        assert window.open_run(bundled_run("strokes-seqvae"))
+    yield window
+    window.session.shutdown()
+    window.close()

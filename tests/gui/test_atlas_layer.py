@@ -12,14 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PySide6.QtGui import QImage
 
 from latentexplorer.analysis import atlas as atlas_maths
-from latentexplorer.bundled import bundled_run
 from latentexplorer.gui.explorer import thumbnails_layer
-from latentexplorer.gui.main_window import MainWindow
 from latentexplorer.gui.widgets.images import to_uint8
 
 WAIT_MS = 20_000
@@ -246,19 +243,6 @@ def test_a_conv_decoder_fills_the_atlas(sprites_window, qtbot):
     wait_for_atlas(atlas, qtbot)
     assert atlas.tiles()[0][1].shape == (32, 32, 3)
     assert_tiles_are_decodes(session, atlas)
-
-
-@pytest.fixture
-def strokes_window(qtbot, kept_fits):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.session.opened.runChanged, timeout=WAIT_MS), kept_fits():
-        assert window.open_run(bundled_run("strokes-seqvae"))
-    yield window
-    window.session.shutdown()
-    window.close()
 
 
 def test_the_sequence_model_draws_its_tiles_as_strokes(strokes_window, qtbot):

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from latentexplorer.bundled import bundled_run
-from latentexplorer.gui.main_window import MainWindow
 from latentexplorer.gui.state.previews import InterpolationPreview, PointPreview
 from latentexplorer.gui.training.training_form import TrainingForm, expected_shape
 from latentexplorer.gui.widgets.images import to_uint8
-
-
-@pytest.fixture
-def strokes_window(qtbot, kept_fits):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.session.opened.runChanged, timeout=20_000), kept_fits():
-        assert window.open_run(bundled_run("strokes-seqvae"))
-    yield window
-    window.session.shutdown()
-    window.close()
-
 
 LEFT, NO_BUTTON = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
 
@@ -109,7 +93,6 @@ def test_dragging_between_two_items_interpolates_trajectories(strokes_window, qt
 
 
 def test_the_drawing_pad_is_off_for_a_sequence_model_and_back_for_an_image_model(strokes_window, qtbot):
-    from latentexplorer.bundled import bundled_run
 
     window = strokes_window
     assert not window.controls.draw.isEnabled() and not window.draw_action.isEnabled()
