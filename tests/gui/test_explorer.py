@@ -295,6 +295,35 @@ def test_a_click_paints_the_preview_before_the_ring_and_the_sliders_follow(windo
     assert row.value.text() == f"{session.opened.mu[i][row.dim]:+.2f}"
 
 
+def test_a_press_paints_the_item_and_its_reconstruction_at_once_and_the_samples_follow(window, qtbot):
+    """The click's answer reaches the screen inside the press's handling; the posterior samples
+    (four more decodes) come in the pass after, into tiles that kept their place and size."""
+    session, preview = window.session, window.preview
+    i, j = (int(k) for k in isolated_points(window)[:2])
+    click(qtbot, window, point_of_item(window, j))  # the tiles laid out for a point preview
+    qtbot.waitUntil(lambda: "posterior3" in preview.shown, timeout=2000)
+    sizes = [t.size_px for t in preview.tiles]
+    painted = FirstPaint(preview.tiles[1].picture, lambda: dict(preview.shown))
+    mouse(window.scatter.plot.viewport(), QEvent.Type.MouseButtonPress, point_of_item(window, i), LEFT, LEFT)
+    assert painted.seen is not None  # painted before the press returned, no event loop run
+    mu = session.opened.mu[i].astype(np.float64)
+    assert_close_uint8(painted.seen["reconstruction"], expected_images(session, mu)[0])
+    np.testing.assert_array_equal(painted.seen["original"], pixels_of(session, i))
+    assert preview.preview.samples_pending and len(preview.preview.samples) == 0
+    with qtbot.waitSignal(session.selection.samplesDecoded, timeout=2000) as decoded:
+        pass
+    mouse(window.scatter.plot.viewport(), QEvent.Type.MouseButtonRelease, point_of_item(window, i), LEFT, NO_BUTTON)
+    full = decoded.args[0]
+    assert full.index == i and not full.samples_pending and preview.preview is full
+    sigma = np.exp(0.5 * session.opened.logvar[i].astype(np.float64))
+    eps = np.random.default_rng(i).standard_normal((4, len(mu)))
+    expected = expected_images(session, mu + sigma * eps)
+    for k in range(4):
+        assert_close_uint8(preview.shown[f"posterior{k}"], expected[k])
+        assert preview.tiles[2 + k].isVisible()
+    assert [t.size_px for t in preview.tiles] == sizes  # one layout for the whole click
+
+
 def test_a_selected_point_lists_its_nearest_neighbours_and_clicking_one_selects_it(window, qtbot):
     session, preview = window.session, window.preview
     i = int(isolated_points(window)[0])

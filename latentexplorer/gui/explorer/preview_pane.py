@@ -37,6 +37,7 @@ SMALLEST = 48  # tiles never get smaller: a pane narrower scrolls
 CAPTION = 44  # room for a tile's two-line caption
 ICON = 72  # the largest neighbour icon
 STRIP = 64  # room kept for the interpolation strip
+POSTERIOR_TILES = 4  # decodes of z ~ q(z|x) beside a reconstruction
 
 
 def tile_layout(n: int, width: int, height: int) -> tuple[int, int]:
@@ -166,6 +167,7 @@ class DecoderPreview(QWidget):
         # painted: a click shows its point at once.
         self._neighbours_later = AfterPaint(self._show_neighbours, self)
         session.selection.previewChanged.connect(self.show_preview)
+        session.selection.samplesDecoded.connect(self._samples_decoded)
         session.opened.runChanged.connect(lambda: self.show_preview(None))
         # Sizes follow the space the pane is given (its scroll area's viewport), computed once
         # a resize settles: a click draws at the chosen size and never rescales on paint.
@@ -245,6 +247,11 @@ class DecoderPreview(QWidget):
                 tile.hide()
         if self._used and len(self._used) != self._count:
             self.fit_to_space()  # only when the number of tiles changes
+        elif isinstance(preview, PointPreview) and self.isVisible():
+            # A click: the item and its reconstruction are painted now, ahead of the rest of
+            # the press's handling (pyqtgraph's, the scatter's ring, the sliders, the text).
+            for tile in self.tiles[:2]:
+                tile.picture.repaint()
         if not isinstance(preview, PointPreview):
             for b in self.neighbour_buttons:
                 b.hide()
@@ -286,12 +293,26 @@ class DecoderPreview(QWidget):
         self._tile(1, "reconstruction", p.reconstruction, "reconstruction\ndecode(μ)")
         variational = self.session.opened.run.config.model.is_variational
         if variational:
-            for i, sample in enumerate(p.samples[:4]):
-                self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
+            self._show_samples(p)
         lines = [f"μ = {_vector(p.mu)}"]
         if variational:
             lines.append(f"σ = {_vector(p.sigma)}")
         return lines
+
+    def _show_samples(self, p: PointPreview | DrawingPreview) -> None:
+        """The decodes of z ~ q(z|x). While a click's samples are still to come, their tiles keep
+        their place (and last pictures, for the millisecond until the new ones): the pane is not
+        laid out twice for one click."""
+        if getattr(p, "samples_pending", False):
+            self._used.update(range(2, 2 + POSTERIOR_TILES))
+            return
+        for i, sample in enumerate(p.samples[:POSTERIOR_TILES]):
+            self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
+
+    def _samples_decoded(self, p: PointPreview) -> None:
+        if isinstance(self.preview, PointPreview) and self.preview.index == p.index:
+            self.preview = p
+            self._show_samples(p)
 
     def _show_point(self, p: PointPreview) -> None:
         label = f", label {p.label}" if p.label else ""

@@ -11,7 +11,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PointPreview:
-    """A data item: original, reconstruction decode(μ), decodes of z ~ q(z|x)."""
+    """A data item: original, reconstruction decode(μ), decodes of z ~ q(z|x).
+
+    A click's record comes without its samples (`samples_pending`): they are decoded after
+    the reconstruction has been painted and arrive in a copy of the record."""
 
     index: int
     original: np.ndarray
@@ -21,6 +24,7 @@ class PointPreview:
     sigma: np.ndarray
     label: str
     responsibilities: np.ndarray | None
+    samples_pending: bool = False  # the samples follow on `samplesDecoded`, after the paint
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Every gesture ends in one preview record (`gui.state.previews`) on `previewChang
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from latentexplorer.gui.state.previews import (
     SamplesPreview,
 )
 from latentexplorer.gui.state.view import ViewState
+from latentexplorer.gui.widgets.after_paint import AfterPaint
 
 if TYPE_CHECKING:
     from latentexplorer.analysis.directions import Group
@@ -48,6 +50,7 @@ class Selection(QObject):
     groupsChanged = Signal()  # a box was added, the lasso changed, or the groups were cleared
     matchesChanged = Signal(object)  # items a caption search found, best first (or None)
     lassoChanged = Signal(object)  # the items the lasso encloses (int64, ascending; empty: none)
+    samplesDecoded = Signal(object)  # the selected item's PointPreview again, its samples filled
 
     def __init__(self, opened: OpenedRun, view: ViewState, colouring: Colouring,
                  fail: Callable[[str], object], parent: QObject | None = None) -> None:
@@ -64,6 +67,10 @@ class Selection(QObject):
         self._posterior_of = -1  # the item whose ellipse is due (see select)
         self._posterior_timer = QTimer(self, singleShot=True, interval=POSTERIOR_DELAY_MS)
         self._posterior_timer.timeout.connect(self._emit_pending_posterior)
+        # A click's preview is painted with its reconstruction first; the posterior samples
+        # (four more decodes) follow in the pass after the paint, about a millisecond later.
+        self._pending_samples: PointPreview | None = None
+        self._samples_later = AfterPaint(self._decode_pending_samples, self)
 
     def reset_for_run(self) -> None:
         """Nothing of the previous run stays selected (silently: the Session announces)."""
@@ -108,15 +115,20 @@ class Selection(QObject):
             return
         sigma = np.exp(0.5 * logvar.astype(np.float64))
         finite_sigma = np.where(np.isfinite(sigma), sigma, 0.0)
-        decoded = self._decode_with_samples(mu, finite_sigma, seed=index)
+        reconstruction = o.decode(mu[None])[0]
         preview = PointPreview(
-            index=self.selected, original=o.original(index), reconstruction=decoded[0],
-            samples=decoded[1:], mu=mu.copy(), sigma=finite_sigma, label=o.label_of(index),
+            index=self.selected, original=o.original(index), reconstruction=reconstruction,
+            samples=np.zeros((0, *reconstruction.shape), reconstruction.dtype), mu=mu.copy(),
+            sigma=finite_sigma, label=o.label_of(index),
             responsibilities=self._colouring.responsibilities_of(index),
+            samples_pending=o.variational,
         )
+        self.previewChanged.emit(preview)  # first: the preview is what the click is for
         self.selectionChanged.emit(self.selected)
         self.latentChanged.emit(self.z)
-        self.previewChanged.emit(preview)
+        if preview.samples_pending:
+            self._pending_samples = preview
+            self._samples_later.request()
         # The ellipse follows a moment later: its repaint of the scatter (~2.5 ms among a million
         # points) would otherwise delay the preview the click is for.
         self._posterior_of = index
@@ -131,6 +143,14 @@ class Selection(QObject):
         index, o = self._posterior_of, self._opened
         if index == self.selected and 0 <= index < len(o.mu) and o.has_run:
             self.posteriorChanged.emit(self._view.posterior_shape(o.mu[index], o.logvar[index]))
+
+    def _decode_pending_samples(self) -> None:
+        p, self._pending_samples = self._pending_samples, None
+        if p is None or p.index != self.selected or not self._opened.has_run:
+            return
+        eps = np.random.default_rng(p.index).standard_normal((POSTERIOR_SAMPLES, len(p.mu)))
+        samples = self._opened.decode(p.mu + p.sigma * eps)
+        self.samplesDecoded.emit(replace(p, samples=samples, samples_pending=False))
 
     def _decode_with_samples(self, mu: np.ndarray, sigma: np.ndarray, seed: int) -> np.ndarray:
         """decode(μ) followed by the decodes of POSTERIOR_SAMPLES seeded draws z = μ + σ·ε."""
