@@ -237,6 +237,30 @@ def test_training_gets_all_the_workers_threads_while_the_gui_thread_computes_ser
     assert torch.get_num_threads() == 1  # the GUI thread
 
 
+def test_a_mixture_fitted_in_the_gui_thread_runs_scikit_learns_openmp_on_one_thread(tab, monkeypatch):
+    """scikit-learn's own OpenMP keeps a team for each thread that ran a parallel k-means; one
+    parked in the GUI thread made a later training run in its worker ~30 % slower. The small
+    sets fitted in the GUI thread (a change of K, a small run) are fitted serially."""
+    from threadpoolctl import threadpool_info
+
+    from latentexplorer.analysis import mixture
+
+    session = tab.session
+    assert session.opened.has_run and len(session.opened.mu) <= 20_000  # fitted in the GUI thread
+    openmp_threads: list[int] = []
+    original = mixture.fit_kmeans
+
+    def fit_kmeans(*args, **kwargs):
+        openmp_threads.extend(info["num_threads"] for info in threadpool_info()
+                              if info["user_api"] == "openmp" and "scikit_learn" in info["filepath"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(mixture, "fit_kmeans", fit_kmeans)
+    session.refit()
+    assert session.colouring.mixture is not None and not session.fitting
+    assert openmp_threads and set(openmp_threads) == {1}
+
+
 def test_other_workers_compute_on_one_thread_while_a_run_trains(tab, qtbot, tmp_path, monkeypatch):
     """A mixture refit or an evaluation started during training must not give its thread an
     OpenMP team of two: with two teams libgomp parks every thread between ops, and an idle

@@ -269,7 +269,10 @@ class Session(QObject):
             self.tasks.cancel("mixture")
             self.tasks.wait("mixture")
             self._fit_over(self._fitting)
-        c.apply_fit(fit_mixtures(codes, c.k, c.auto_k))
+        # On one OpenMP thread: scikit-learn's OpenMP keeps a team for every thread that ran a
+        # parallel k-means, and a team parked in the GUI thread made a later training run in
+        # its worker thread ~30 % slower (libgomp workers of another thread stop spinning).
+        c.apply_fit(fit_mixtures(codes, c.k, c.auto_k, native_threads=1))
 
     def _fit_over(self, task: Task) -> None:
         if self._fitting is task:
