@@ -24,7 +24,7 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [  # script, arguments, --quic
                                                        "--baseline-repeats", "1"]),
     ("startup.py", [], []),
     ("memory.py", [], []),
-    ("gui_training.py", ["--seconds", "30"], ["--seconds", "20"]),
+    ("gui_training.py", ["--seconds", "40"], ["--seconds", "20"]),
     ("lasso.py", [], []),
     ("wrapped_click.py", [], []),
     ("atlas.py", [], []),
