@@ -71,3 +71,41 @@ def test_the_interpolation_strip_follows_the_window(window, qtbot):
     assert preview.shown["strip"].shape[0] == strip_height(window)
     settle(qtbot, window, 1000, 700)
     qtbot.waitUntil(lambda: strip_height(window) == small, timeout=2000)
+
+
+def test_a_clicked_item_and_its_reconstruction_are_drawn_large_with_the_samples_under_them(window, qtbot):
+    """The pair a click compares gets the space; the posterior samples sit under it at half the
+    size. In a narrow window the tiles wrap into rows instead of scrolling sideways."""
+    session, preview = window.session, window.preview
+    settle(qtbot, window, 1480, 900)
+    session.selection.select(3)
+    qtbot.waitUntil(lambda: "posterior3" in preview.shown, timeout=2000)
+    qtbot.wait(80)
+    original, reconstruction = (t.picture.pixmap().width() for t in preview.tiles[:2])
+    samples = [t.picture.pixmap().width() for t in preview.tiles[2:]]
+    assert original == reconstruction >= 2 * max(samples) - 8 and original >= 128
+    assert original % 8 == 0 and all(s % 8 == 0 for s in samples)  # 8×8 digits, integer factors
+    pair = [preview.tiles[i].mapTo(preview, preview.tiles[i].rect().topLeft()) for i in range(2)]
+    under = [preview.tiles[i].mapTo(preview, preview.tiles[i].rect().topLeft()) for i in range(2, 6)]
+    assert pair[0].y() == pair[1].y() < min(p.y() for p in under)  # side by side, samples below
+    assert len({p.y() for p in under}) == 1  # the four samples in one row
+
+    settle(qtbot, window, 1000, 700)
+    session.selection.select(5)
+    qtbot.waitUntil(lambda: preview.preview.index == 5 and "posterior3" in preview.shown, timeout=2000)
+    qtbot.wait(80)
+    scroll = preview.parentWidget().parentWidget()  # the pane's scroll area
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert preview.width() <= scroll.viewport().width()
+
+
+def test_the_sliders_take_only_the_height_their_rows_need(window, qtbot):
+    """A 2-D model's two sliders leave the rest of the column to the preview."""
+    settle(qtbot, window, 1480, 900)
+    sliders = window.sliders
+    splitter = sliders.parentWidget()
+    assert isinstance(splitter, QSplitter)
+    qtbot.waitUntil(lambda: splitter.sizes()[1] < 0.22 * sum(splitter.sizes()), timeout=2000)
+    rows = list(sliders.rows.values())
+    assert len(rows) == 2 and all(r.isVisible() for r in rows)
+    assert all(r.visibleRegion().boundingRect().height() == r.height() for r in rows)  # not cut off

@@ -40,16 +40,28 @@ STRIP = 64  # room kept for the interpolation strip
 POSTERIOR_TILES = 4  # decodes of z ~ q(z|x) beside a reconstruction
 
 
-def tile_layout(n: int, width: int, height: int) -> tuple[int, int]:
+def tile_layout(n: int, width: int, height: int, caption_width: int = 0) -> tuple[int, int]:
     """(columns, tile size) that show n square tiles largest in width × height px, each with
-    its caption under it; never below SMALLEST (then as many columns as the width holds)."""
-    best = (max(1, min(n, width // (SMALLEST + 12))), SMALLEST)
+    its caption under it (a column is never narrower than `caption_width`, the caption's
+    longest word); never below SMALLEST (then as many columns as the width holds)."""
+    cell = max(SMALLEST, caption_width) + 12
+    best = (max(1, min(n, width // cell)), SMALLEST)
     for columns in range(1, n + 1):
+        if columns * (max(SMALLEST, caption_width) + 12) > width:
+            break
         rows = -(-n // columns)
         size = min((width - 12 * columns) // columns, (height - rows * CAPTION) // rows)
         if size > best[1]:
             best = (columns, size)
     return best
+
+
+def reading_layout(width: int, height: int) -> tuple[int, int]:
+    """(primary, secondary) tile sizes for an input read by the model: the input and its
+    reconstruction side by side, the four posterior samples in a row under them at half the
+    size. The pair is what a click compares; the samples show the spread around it."""
+    primary = min((width - 48) // 2, int((height - 2 * CAPTION) / 1.5))
+    return primary, primary // 2
 
 
 class ImageTile(QWidget):
@@ -105,7 +117,10 @@ class DecoderPreview(QWidget):
         self.title.setObjectName("previewTitle")
         self.tiles = [ImageTile() for _ in range(6)]
         self.tiles_grid = QGridLayout()
+        self.tiles_grid.setAlignment(Qt.AlignmentFlag.AlignHCenter)  # tiles side by side, not spread
         self.columns = 0  # the grid's columns, chosen with the tile size by `fit_to_space`
+        self._arrangement: tuple = ()  # ("grid", columns) or ("reading",): see reading_layout
+        self._fitted_reading = False
         self._count = 0  # the number of tiles they were chosen for
         for t in self.tiles:
             t.hide()
@@ -135,19 +150,23 @@ class DecoderPreview(QWidget):
         self.frames_spin.setToolTip("Number of interpolation frames, both ends included")
         self.frames_spin.valueChanged.connect(session.selection.set_frames)
         self.method = QComboBox()
-        self.method.addItem("linear (lerp)", "lerp")
-        self.method.addItem("spherical (slerp)", "slerp")
+        self.method.addItem("lerp", "lerp")
+        self.method.addItem("slerp", "slerp")
         self.method.setToolTip("lerp: straight line in latent space; slerp: along a great circle, "
                                "keeping the norm typical of prior samples")
         self.method.currentIndexChanged.connect(lambda _: session.selection.set_path_method(self.method.currentData()))
-        self.save_png = QPushButton("Save strip as PNG…")
-        self.save_gif = QPushButton("Save as GIF…")
+        self.save_png = QPushButton("Save PNG…")
+        self.save_png.setToolTip("Save the interpolation strip as one PNG image")
+        self.save_gif = QPushButton("Save GIF…")
+        self.save_gif.setToolTip("Save the interpolation as an animated GIF")
         self.save_png.clicked.connect(self._save_strip_png)
         self.save_gif.clicked.connect(self._save_strip_gif)
         for b in (self.save_png, self.save_gif):
             b.setEnabled(False)
         strip_controls = QHBoxLayout()
-        strip_controls.addWidget(QLabel("Interpolation frames"))
+        frames_label = QLabel("Frames")
+        frames_label.setToolTip("Interpolation frames, both ends included")
+        strip_controls.addWidget(frames_label)
         strip_controls.addWidget(self.frames_spin)
         strip_controls.addWidget(self.method)
         strip_controls.addStretch(1)
@@ -187,27 +206,46 @@ class DecoderPreview(QWidget):
         """Choose the tiles' columns and size for `count` tiles (those shown) and redraw what is
         shown at that size: the tiles, the strip, the neighbours' icons."""
         count = self._count = count or max(len(self._used), 1)
+        self._fitted_reading = self._reading(self.preview)
         space = self.space()
-        columns, size = tile_layout(count, space.width() - 24, space.height() - self._other_rows())
-        if columns != self.columns:
-            self.columns = columns
+        width, height = space.width() - 24, space.height() - self._other_rows()
+        caption_width = self.tiles[0].caption.fontMetrics().horizontalAdvance("reconstruction") + 8
+        columns, size = tile_layout(count, width, height, caption_width)
+        sizes = [size] * len(self.tiles)
+        arrangement: tuple = ("grid", columns)
+        if count == 2 + POSTERIOR_TILES and self._fitted_reading:
+            primary, secondary = reading_layout(width, height)
+            if primary > size and secondary >= SMALLEST and 4 * (max(secondary, caption_width) + 12) <= width:
+                arrangement = ("reading",)
+                sizes = [primary] * 2 + [secondary] * (len(self.tiles) - 2)
+        if arrangement != self._arrangement:
+            self._arrangement = arrangement
+            self.columns = 4 if arrangement == ("reading",) else columns
             for i, t in enumerate(self.tiles):
-                self.tiles_grid.addWidget(t, i // columns, i % columns)
-        for t in self.tiles:
-            t.set_size(size)
-        icon = max(40, min(ICON, size // 2))
+                if arrangement == ("reading",):
+                    self.tiles_grid.addWidget(t, 0 if i < 2 else 1, 2 * i if i < 2 else i - 2, 1, 2 if i < 2 else 1)
+                else:
+                    self.tiles_grid.addWidget(t, i // columns, i % columns)
+        for t, tile_size in zip(self.tiles, sizes):
+            t.set_size(tile_size)
+        icon = max(40, min(ICON, sizes[0] // 2))
         for b in self.neighbour_buttons:
             b.setIconSize(QSize(icon, icon))
         if "frames" in self.shown and isinstance(self.preview, InterpolationPreview):
             self._show_strip(list(self.shown["frames"]))
 
+    @staticmethod
+    def _reading(preview) -> bool:
+        """An input beside how the model reads it: the tiles can take the reading layout."""
+        return isinstance(preview, (PointPreview, DrawingPreview))
+
     def _other_rows(self) -> int:
         """The height of the rows that are not tiles, counted whether shown or not (title, four
-        lines of text, neighbours, strip), so that no preview pushes the strip out of view."""
+        lines of text, the neighbours' label and icons, strip and its controls), so that no preview pushes the strip out of view."""
         layout = self.layout()
         margins = layout.contentsMargins()
-        return (7 * self.fontMetrics().lineSpacing() + ICON + 12 + STRIP + self.frames_spin.sizeHint().height()
-                + 8 * layout.spacing() + margins.top() + margins.bottom())
+        return (6 * self.fontMetrics().lineSpacing() + ICON + 12 + STRIP + self.frames_spin.sizeHint().height()
+                + 7 * layout.spacing() + margins.top() + margins.bottom())
 
     def event(self, e: QEvent) -> bool:
         if e.type() in (QEvent.Type.Show, QEvent.Type.ParentChange) and self.parentWidget() is not self._watched:
@@ -245,8 +283,8 @@ class DecoderPreview(QWidget):
         for i, tile in enumerate(self.tiles):
             if i not in self._used and not tile.isHidden():
                 tile.hide()
-        if self._used and len(self._used) != self._count:
-            self.fit_to_space()  # only when the number of tiles changes
+        if self._used and (len(self._used), self._reading(preview)) != (self._count, self._fitted_reading):
+            self.fit_to_space()  # only when the number of tiles or their arrangement changes
         elif isinstance(preview, PointPreview) and self.isVisible():
             # A click: the item and its reconstruction are painted now, ahead of the rest of
             # the press's handling (pyqtgraph's, the scatter's ring, the sliders, the text).

@@ -4,7 +4,7 @@ collapsed; moving one decodes live (coalesced, one decode per event-loop pass)."
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSlider,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -67,6 +68,7 @@ class PerturbationSliders(QWidget):
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._fit_pending = False  # the splitter is to be fitted to the rows (see fit_splitter)
         self.setObjectName("perturbationSliders")
         self.session = session
         self.rows: dict[int, DimensionSlider] = {}
@@ -109,6 +111,7 @@ class PerturbationSliders(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(scroll, 1)
+        self._fitted_rows = -1  # the row count the splitter was last fitted to
         self._pending = False
         self._coalesce = QTimer(self, singleShot=True, interval=0)
         self._coalesce.timeout.connect(self._flush)
@@ -144,11 +147,44 @@ class PerturbationSliders(QWidget):
         self.inactive_toggle.setVisible(inactive > 0)
         self.inactive_toggle.setChecked(False)
         rank = "by average KL to the prior" if stats.kl is not None else "by the variance of the codes"
-        self.header.setText(f"One slider per latent dimension, ordered {rank}. Select a point, then move them.")
+        first = "highest KL to the prior" if stats.kl is not None else "highest variance"
+        self.header.setText(f"One slider per dimension, {first} first. Select a point, then move them.")
+        self.header.setToolTip(f"One slider per latent dimension, ordered {rank}.")
         self._set_all(s.opened.mu.mean(axis=0).astype(np.float64))
         self._rows_later.now()
         self.origin = None
         self._enable(False)
+        if len(self.rows) != self._fitted_rows:  # not on every epoch of a followed run
+            self._fitted_rows = len(self.rows)
+            self._fit_pending = True
+            QTimer.singleShot(0, self.fit_splitter)
+
+    def event(self, e: QEvent) -> bool:
+        if self._fit_pending and e.type() in (QEvent.Type.Show, QEvent.Type.Resize):
+            QTimer.singleShot(0, self.fit_splitter)  # the column's height is known once laid out
+        return super().event(e)
+
+    def fit_splitter(self) -> None:
+        """Take from the column this panel shares with the preview only the height its rows
+        need (at most 40 %, at least 120 px): a 2-D model's two sliders leave the preview
+        the rest, a 32-D model's scroll."""
+        splitter = self.parentWidget()
+        if not self._fit_pending or not isinstance(splitter, QSplitter) or splitter.orientation() != Qt.Orientation.Vertical:
+            return
+        total = sum(splitter.sizes())
+        if total <= 0 or not self.isVisible():
+            return
+        self._fit_pending = False
+        active = [row for row in self.rows.values() if row.parentWidget() is not self.inactive_container]
+        row_height = max((row.sizeHint().height() for row in active), default=24)
+        wanted = (self.layout().itemAt(0).sizeHint().height() + len(active) * (row_height + 6)
+                  + self.inactive_toggle.sizeHint().height() + 2 * self.fontMetrics().lineSpacing() + 40)
+        mine = max(min(120, total // 4), min(wanted, int(total * 0.4)))
+        index = splitter.indexOf(self)
+        sizes = [total - mine, mine] if index == 1 else [mine, total - mine]
+        splitter.setSizes(sizes)
+        splitter.setStretchFactor(index, 0)  # a taller window grows the preview, not the sliders
+        splitter.setStretchFactor(1 - index, 1)
 
     def refresh(self) -> None:
         """New codes of the same model family: update the figures beside the sliders in place
