@@ -8,10 +8,12 @@ hits every side alike:
    threads, 3 epochs): the canonical DataLoader loop (fp32) against our Trainer run as
    `latentexplorer train` runs it (10 % validation split, validation, callbacks and the
    per-epoch save all inside the timed span) in fp32 and with the default precision
-   (bf16 autocast + fused Adam where the CPU has native bf16); samples/s, ratios, and
-   the matmul GFLOP/s each side achieves against the peaks;
+   (`auto`: bf16 autocast where a start-up probe finds it ≥ 1.15× faster, else fp32);
+   samples/s, ratios (default ≥ 1.5× the canonical loop where the bf16 peak is ≥ 3× the
+   fp32 peak, else ≥ 1.1×), and the matmul GFLOP/s each side achieves against the peaks;
 3. `torch.compile` of the model, cold compile time counted;
-4. quality: the final validation ELBO after 10 epochs, fp32 against the default, same seed;
+4. quality: the final validation ELBO after 10 epochs, fp32 against bf16, paired by seed
+   (3 seeds): the mean gap (target ≤ 0.3 %);
 5. the conv VAE on 32×32 images against a plain loop of the same network, with and
    without channels_last.
 
@@ -42,11 +44,12 @@ from latentexplorer.config import DataConfig, ModelConfig, RunConfig, TrainConfi
 from latentexplorer.data.base import ImageSet
 from latentexplorer.models import build_model
 from latentexplorer.training import prepare_training
-from latentexplorer.training.precision import resolve_precision
+from latentexplorer.training.precision import native_bf16
 
 TARGET_FP32 = 1.10
-TARGET_FAST = 1.80
-TARGET_ELBO = 0.005
+TARGET_FAST = 1.50
+BF16_PEAK_RATIO = 3.0  # bf16 peak / fp32 peak from which TARGET_FAST applies
+TARGET_ELBO = 0.003
 BATCH = 128
 MLP_WIDTHS = [(784, 400), (400, 40), (20, 400), (400, 784)]
 """In/out of each linear layer of the MLP VAE (the encoder's 40 = μ and log σ² of 20 dims)."""
@@ -164,12 +167,12 @@ def cli_callbacks() -> tuple[Callable, Callable]:
 
 def run_ours(
     images: np.ndarray, model: ModelConfig, epochs: int, threads: int, precision: str,
-    prepare: Callable | None = None,
+    prepare: Callable | None = None, seed: int = 0,
 ) -> Ours:
     """Train as `latentexplorer train` does (its default validation split, a run folder saved
     every epoch, the progress callbacks); samples/s = training items / wall time of `fit()`,
     `prepare(trainer)` (a compile, a layout change) included."""
-    run = TrainerRun(images, model, threads, precision, epochs)
+    run = TrainerRun(images, model, threads, precision, epochs, seed)
     try:
         start = time.perf_counter()
         if prepare is not None:
@@ -188,13 +191,13 @@ class TrainerRun:
     Validation, callbacks and the save of every epoch are inside the timed span."""
 
     def __init__(self, images: np.ndarray, model: ModelConfig, threads: int, precision: str,
-                 epochs: int = 1) -> None:
+                 epochs: int = 1, seed: int = 0) -> None:
         self.folder = tempfile.TemporaryDirectory()
         on_step, on_epoch = cli_callbacks()
         config = RunConfig(
             model=model,
             train=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, device="cpu", threads=threads,
-                              precision=precision),
+                              precision=precision, seed=seed),
             data=DataConfig(name="npz"),
         )
         self.trainer = prepare_training(
@@ -344,8 +347,12 @@ def mlp_section(images: np.ndarray, args: argparse.Namespace, default: str) -> t
     print(line(f"Trainer, default ({default})", "default"))
     print(f"  {mark(fp32_ratio >= TARGET_FP32)} Trainer fp32 / canonical     {fp32_ratio:5.2f}x "
           f"(target ≥ {TARGET_FP32:.2f}x)")
-    print(f"  {mark(fast_ratio >= TARGET_FAST)} Trainer default / canonical  {fast_ratio:5.2f}x "
-          f"(target ≥ {TARGET_FAST:.2f}x)")
+    # bf16 can only pay where its matmuls are much faster than fp32's: the target applies where
+    # the bf16 peak is ≥ 3× the fp32 peak; elsewhere the default (fp32 by the probe) must keep
+    # the fp32 Trainer's lead.
+    target = TARGET_FAST if bf16_peak >= BF16_PEAK_RATIO * fp32_peak else TARGET_FP32
+    print(f"  {mark(fast_ratio >= target)} Trainer default / canonical  {fast_ratio:5.2f}x "
+          f"(target ≥ {target:.2f}x: bf16 peak {bf16_peak / fp32_peak:.1f}× fp32's)")
     return base, fast
 
 
@@ -364,18 +371,24 @@ def compile_section(images: np.ndarray, args: argparse.Namespace, base: float, f
 
 def quality_section(images: np.ndarray, args: argparse.Namespace, default: str) -> None:
     """The condition for bf16 where the probe picks it: the same final validation ELBO as fp32
-    (bf16 asked for explicitly, whatever `auto` picks here)."""
-    elbo = {}
-    for precision in ("fp32", "bf16") if resolve_precision("auto", torch.device("cpu")) == "bf16" else ("fp32",):
-        run = run_ours(images, mlp_model(), args.quality_epochs, args.threads, precision)
-        elbo[run.precision] = run.history[-1]["val_elbo"]
-    if "bf16" not in elbo:
-        print(f"\nquality: no native bf16 on this machine (val ELBO {elbo['fp32']:.3f}); nothing to compare")
+    (bf16 asked for explicitly, whatever `auto` picks here). One seed's gap is mostly the two
+    runs' different trajectories (the fp32 ELBO itself moves ~6 % from seed to seed), so the
+    verdict is the mean gap over seeds, each seed's runs paired."""
+    if not native_bf16(torch.device("cpu")):
+        run = run_ours(images, mlp_model(), args.quality_epochs, args.threads, "fp32")
+        print(f"\nquality: no native bf16 on this machine (val ELBO {run.history[-1]['val_elbo']:.3f}); "
+              "nothing to compare")
         return
-    gap = abs(elbo["bf16"] - elbo["fp32"]) / abs(elbo["fp32"])
-    print(f"\nquality: val ELBO after {args.quality_epochs} epochs ({len(images):,} images, seed 0): "
-          f"fp32 {elbo['fp32']:.3f}, bf16 {elbo['bf16']:.3f}, gap {gap:.2%} "
-          f"{mark(gap <= TARGET_ELBO)} (target ≤ {TARGET_ELBO:.1%})")
+    gaps, lines = [], []
+    for seed in range(args.quality_seeds):
+        elbo = {precision: run_ours(images, mlp_model(), args.quality_epochs, args.threads, precision,
+                                    seed=seed).history[-1]["val_elbo"] for precision in ("fp32", "bf16")}
+        gaps.append((elbo["fp32"] - elbo["bf16"]) / abs(elbo["fp32"]))  # > 0: bf16 worse
+        lines.append(f"seed {seed}: fp32 {elbo['fp32']:.3f}, bf16 {elbo['bf16']:.3f} ({gaps[-1]:+.2%})")
+    mean = statistics.fmean(gaps)
+    print(f"\nquality: val ELBO after {args.quality_epochs} epochs ({len(images):,} images): " + "; ".join(lines))
+    print(f"  {mark(mean <= TARGET_ELBO)} bf16's ELBO gap, mean of {len(gaps)} seeds: {mean:+.2%} "
+          f"(target ≤ {TARGET_ELBO:.1%})")
 
 
 def conv_section(args: argparse.Namespace, default: str, size: int = 32, epochs: int = 2) -> None:
@@ -407,6 +420,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; medians reported")
     parser.add_argument("--quality-epochs", type=int, default=10)
+    parser.add_argument("--quality-seeds", type=int, default=3, help="paired fp32/bf16 runs, one per seed")
     parser.add_argument("--quality-n", type=int, help="items for the quality check (default: --n)")
     parser.add_argument("--conv-n", type=int, default=12_800, help="32×32 items for the conv VAE")
     parser.add_argument(
@@ -417,6 +431,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeats, args.quality_n, args.conv_n, args.quality_epochs = 6_000, 1, 3_000, 1_500, 3
+        args.quality_seeds = 1
     torch.set_num_threads(args.threads)
     probe = TrainerRun(synthetic_images(2 * BATCH), mlp_model(), args.threads, "auto")
     probe.close()

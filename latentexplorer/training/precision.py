@@ -4,7 +4,8 @@ The networks' matrix products and convolutions run in bf16 under `torch.autocast
 else stays fp32: parameters, Adam's moments, saved weights, and the objective: the encoder's
 and decoder's outputs are cast back to fp32 (`fp32_islands`) before log σ² is clamped and
 exponentiated, the KL and the likelihood's 784-pixel sums are taken and the loss averaged (a
-bf16 sum would round a loss of 200 nats to whole nats). Computing the encoder's last layer
+bf16 sum would round a loss of 200 nats to whole nats), and the decoder's first layer reads z
+in fp32 (`computed_in_fp32`). Computing the encoder's last layer
 (μ, log σ²) in fp32 as well was measured and not kept: the 10-epoch ELBO gap moved by more
 between seeds than between the two (see benchmarks/README.md).
 
@@ -29,7 +30,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,12 @@ PROBE_MIN_ROUNDS = 2
 CACHE_IF_UNDER_S = 3.0
 """A probe that took longer than this (steps slowed by other work, or a big model) is used for
 this run but not cached: the next run measures again rather than inherit a skewed verdict."""
-CACHE_VERSION = 1
+PROBES_KEPT = 3
+"""The first runs of a model shape each probe again and the cache keeps the best speedup seen:
+one probe taken while the machine was busy (1.05× here, where quiet probes measure 1.3–1.5×)
+must not decide for every later run. Like the probe's own best-of timings, the best is the
+machine's speed, the rest is interference."""
+CACHE_VERSION = 2  # 2: the decoder's first layer in fp32, probes kept best of PROBES_KEPT
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -147,15 +153,27 @@ def choose_precision(
     cache = cache if cache is not None else precision_cache_file()
     key = probe_key(model, batch)
     entries = _read_cache(cache)
-    if isinstance(entry := entries.get(key), dict):
-        with contextlib.suppress(TypeError, KeyError):
-            entry = {**entry, "reason": f"{entry['reason']}, cached", "cached": True}
-            return PrecisionChoice(**entry)
+    entry = entries.get(key)
+    kept: PrecisionChoice | None = None
+    probes = 0
+    if isinstance(entry, dict):
+        with contextlib.suppress(TypeError, KeyError, ValueError):
+            probes = int(entry.get("probes", PROBES_KEPT))
+            fields = {k: v for k, v in entry.items() if k != "probes"}
+            kept = PrecisionChoice(**{**fields, "reason": f"{fields['reason']}, cached", "cached": True})
+            if probes >= PROBES_KEPT:
+                return kept
     choice = probe_precision(model, batch, step)
-    if choice.probe_s <= CACHE_IF_UNDER_S:  # a probe slowed by a busy machine is not kept
-        entries[key] = {k: v for k, v in asdict(choice).items() if k != "cached"}
-        _write_cache(cache, entries)
-    return choice
+    if choice.probe_s > CACHE_IF_UNDER_S:  # a probe slowed by a busy machine is not kept
+        return kept if kept is not None and kept.speedup >= choice.speedup else choice
+    if kept is not None and kept.speedup >= choice.speedup:
+        best = replace(kept, reason=f"{entry['reason'].split('; best of')[0]}; best of {probes + 1} probes",
+                       cached=False)
+    else:
+        best = replace(choice, reason=f"{choice.reason}; best of {probes + 1} probes") if probes else choice
+    entries[key] = {**{k: v for k, v in asdict(best).items() if k != "cached"}, "probes": probes + 1}
+    _write_cache(cache, entries)
+    return best
 
 
 def probe_precision(
@@ -284,9 +302,36 @@ def float32_outputs(*modules: nn.Module) -> Iterator[None]:
 
 def fp32_islands(model: nn.Module, precision: str) -> contextlib.AbstractContextManager:
     """For a bf16 run of `model`: its encoder's and decoder's outputs cast to fp32, so that
-    log σ², the KL, the likelihood's sum and the loss's mean run in fp32; nothing for fp32."""
+    log σ², the KL, the likelihood's sum and the loss's mean run in fp32, and the decoder's
+    first linear layer (z → features) computed in fp32; nothing for fp32."""
     networks = [getattr(model, name, None) for name in ("encoder", "decoder")]
     networks = [net for net in networks if net is not None]
     if precision != "bf16" or not networks:
         return contextlib.nullcontext()
-    return float32_outputs(*networks)
+    stack = contextlib.ExitStack()
+    stack.enter_context(float32_outputs(*networks))
+    decoder = getattr(model, "decoder", None)
+    first = next((m for m in decoder.modules() if isinstance(m, nn.Linear)), None) if decoder is not None else None
+    if first is not None:
+        stack.enter_context(computed_in_fp32(first))
+    return stack
+
+
+@contextlib.contextmanager
+def computed_in_fp32(module: nn.Module) -> Iterator[None]:
+    """Run `module` outside autocast, on fp32 inputs, while the block runs. Used for the layer
+    that reads z: bf16 keeps 8 bits of mantissa, so a z of 2 would reach the decoder rounded by
+    up to 0.008, a sizeable part of a posterior σ of 0.05 (the 10-epoch ELBO gap to fp32, mean
+    of three seeds, went from 0.30 % to 0.14 %; the layer is 20 × 400, its cost unmeasurable)."""
+    forward = module.forward
+
+    def fp32_forward(*inputs: Any) -> Any:
+        with torch.autocast(next(module.parameters()).device.type, enabled=False):
+            return forward(*(x.float() if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+                             for x in inputs))
+
+    module.forward = fp32_forward
+    try:
+        yield
+    finally:
+        del module.forward  # the class's forward again
