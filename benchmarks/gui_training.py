@@ -219,7 +219,7 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     heartbeat.start()
     app.exec()  # the real event loop, as in the app
     print_cpu_split(cpu, threading.get_native_id(), training_tid[0] if training_tid else -1,
-                    state["trained"])
+                    state["trained"], time.perf_counter() - started)
     print("torch threads in the training thread:", sorted(set(training_threads)))
     print("stalls over 50 ms (s, ms):", [(round(t, 2), round(d)) for t, d in stalls])
     print("epochs ended at (s):", [round(t, 2) for t in epoch_times])
@@ -230,7 +230,8 @@ def app_run(data: Path, threads: int, seconds: float, tmp: Path) -> tuple[list[f
     return late[1:], app_rates, cli_rates
 
 
-def print_cpu_split(cpu: dict[str, float], gui_tid: int, training_tid: int, wall_s: float) -> None:
+def print_cpu_split(cpu: dict[str, float], gui_tid: int, training_tid: int, trained_s: float,
+                    wall_s: float) -> None:
     """CPU seconds of each thread over the app's run, named by role: the GUI thread, the
     training thread, the OpenMP workers it started (named after it), everything else."""
     def tid(key: str) -> int:
@@ -242,9 +243,9 @@ def print_cpu_split(cpu: dict[str, float], gui_tid: int, training_tid: int, wall
     workers = sum(v for k, v in cpu.items() if tid(k) not in (gui_tid, training_tid)
                   and training_name is not None and k.split(" ", 1)[1] == training_name and v > 0.5)
     other = sum(cpu.values()) - gui - training - workers
-    print(f"CPU seconds by thread over {wall_s:.0f} s of training: GUI thread {gui:.2f} "
-          f"({100 * gui / wall_s:.1f} % of a core), training thread {training:.1f}, its OpenMP workers "
-          f"{workers:.1f}, other threads {other:.2f}")
+    print(f"CPU seconds by thread over the app's {wall_s:.0f} s ({trained_s:.0f} s training, the rest paused "
+          f"for the CLI runs): GUI thread {gui:.2f} ({100 * gui / wall_s:.1f} % of a core), training thread "
+          f"{training:.1f}, its OpenMP workers {workers:.1f}, other threads {other:.2f}")
 
 
 def check_same_configuration(app: Path, cli: Path) -> None:

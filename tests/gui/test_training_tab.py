@@ -237,6 +237,33 @@ def test_training_gets_all_the_workers_threads_while_the_gui_thread_computes_ser
     assert torch.get_num_threads() == 1  # the GUI thread
 
 
+def test_the_progress_bar_follows_the_steps_a_few_times_a_second_and_each_epoch_end(tab, qtbot, tmp_path):
+    """Every step report reaches the loss curve; the progress bar and its line repaint at most
+    about four times a second (and at each epoch's end), not at every report."""
+    import time as clock
+
+    from latentexplorer.gui.training import training_tab
+
+    fill_form(qtbot, tab, tmp_path / "run", items=3000, batch=16, epochs=3)
+    tab.follow.setChecked(False)
+    values: list[tuple[float, int]] = []
+    tab.progress.valueChanged.connect(lambda v: values.append((clock.perf_counter(), v)))
+    steps: list[int] = []
+    started = clock.perf_counter()
+    ends = click_start(qtbot, tab)
+    tab.run.yielded.connect(lambda record: steps.append(1) if record[0] == "step" else None)
+    result = wait_until_finished(qtbot, tab, ends)
+    elapsed = clock.perf_counter() - started
+    assert result.status == "completed"
+    assert len(tab.loss_plot.x) == len(load_run(tmp_path / "run").steps()) >= 3 * 5
+    shown = [v for _, v in values if v > 0]
+    assert len(shown) <= elapsed / training_tab.PROGRESS_EVERY_S + 3 + 2  # the timer's, each epoch's end, the last
+    assert len(shown) < len(steps)  # not one repaint per report
+    per_epoch = tab.steps_per_epoch
+    assert all(e * per_epoch in shown for e in (1, 2, 3))  # each epoch's end is shown exactly
+    assert tab.progress.value() == tab.progress.maximum() == 3 * per_epoch
+
+
 def test_a_mixture_fitted_in_the_gui_thread_runs_scikit_learns_openmp_on_one_thread(tab, monkeypatch):
     """scikit-learn's own OpenMP keeps a team for each thread that ran a parallel k-means; one
     parked in the GUI thread made a later training run in its worker ~30 % slower. The small

@@ -37,6 +37,7 @@ from latentexplorer.training.live import FOLLOW_ITEMS, EpochSnapshot, LiveTraini
 from latentexplorer.training.warm_up import TorchWarmUp
 
 MAX_SNAPSHOT_BYTES = 256 * 2**20
+PROGRESS_EVERY_S = 0.25  # the progress bar and line follow the steps at most 4 times a second
 
 
 class TrainingTab(QWidget):
@@ -59,6 +60,8 @@ class TrainingTab(QWidget):
         self._previous: tuple | None = None
         self._showing_training = False
         self._first_step = 0
+        self._latest_step = None  # the newest step report (its progress is shown a few times a second)
+        self._progress_shown_at = 0.0
         self.warmed_up = TorchWarmUp(lambda work: session.tasks.start(work, name="warm-up"))
         self.form = TrainingForm()
         self.form.restore_settings(self.settings)
@@ -248,11 +251,22 @@ class TrainingTab(QWidget):
         self.progress.setValue(start.step)
         self._first_step = start.step
         self._started_at = time.perf_counter()
+        self._latest_step, self._progress_shown_at = None, 0.0
         if start.history:  # a resumed run: show what it had done before
             self.loss_plot.show_history(list(start.steps_log), list(start.history))
 
     def _step(self, m) -> None:
+        """A step report: the loss curve takes every one; the progress bar and its line, a few
+        times a second (each update repaints them, GUI-thread work taken from the training
+        loop's cores 20+ times a second for a change no one can read)."""
         self.loss_plot.add_step(m.progress, {"total": m.total, "recon": m.recon, "kl": m.kl, "reg": m.reg})
+        self._latest_step = m
+        now = time.perf_counter()
+        if now - self._progress_shown_at >= PROGRESS_EVERY_S:
+            self._progress_shown_at = now
+            self._show_progress(m)
+
+    def _show_progress(self, m) -> None:
         self.progress.setValue(m.step)
         done = m.step - self._first_step
         remaining = self.progress.maximum() - m.step
@@ -264,6 +278,9 @@ class TrainingTab(QWidget):
         )
 
     def _epoch(self, m, snapshot: EpochSnapshot) -> None:
+        if self._latest_step is not None:  # the epoch's last report, and the bar at its end
+            self._show_progress(self._latest_step)
+        self.progress.setValue(m.step)
         self.loss_plot.add_epoch(m.epoch, m.val_total)
         self.kl_bars.show_values(m.kl_per_dim, m.epoch)
         self._keep_snapshot(snapshot)
@@ -323,6 +340,8 @@ class TrainingTab(QWidget):
 
     @Slot(object)
     def _finished(self, result) -> None:
+        if self._latest_step is not None:
+            self._show_progress(self._latest_step)
         self._set_running(False)
         self.open_button.setEnabled(self.out is not None and is_run_folder(self.out))
         if result.status == "completed":
