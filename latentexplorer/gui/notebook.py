@@ -32,9 +32,16 @@ def show(model: Any, data: Any = "digits", labels: Any = None, factors: Any = No
                   latent_dim=latent_dim, name=name)
     _application()
     interactive = _ipython_event_loop() if not block else False
-    from latentexplorer.gui.app import start_window
+    import torch
 
+    from latentexplorer.gui.app import start_window
+    from latentexplorer.training.threads import set_thread_count
+
+    threads = torch.get_num_threads()
     window = start_window(opened=(run, images))
+    # The window makes its thread serial (an app's GUI thread computes little, its workers
+    # need the cores); here that thread is the notebook's own, whose torch work keeps its count.
+    set_thread_count(threads)
     explorer = Explorer(window)
     _open.append(explorer)
     if block:

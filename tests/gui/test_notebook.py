@@ -187,3 +187,24 @@ def test_the_selection_is_what_the_lasso_encloses(shown):
     np.testing.assert_array_equal(ex.selection(), inside)
     ex.session.selection.clear_lasso()
     assert ex.selection().tolist() == []
+
+
+def test_show_leaves_the_notebooks_own_torch_threads_alone(tmp_path):
+    """The window makes its GUI thread compute on one thread (the app's workers need the cores);
+    in a notebook that thread is the user's, and their own torch work after le.show must keep
+    the threads it had. In a fresh process: this test session's GUI thread is serial already."""
+    script = tmp_path / "notebook.py"
+    script.write_text(
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(2)\n"
+        "import latentexplorer as le\n"
+        "from latentexplorer.bundled import bundled_run\n"
+        "from latentexplorer.checkpoint import load_run\n"
+        "ex = le.show(load_run(bundled_run()).model, np.random.default_rng(0).random((50, 8, 8)))\n"
+        "print('threads', torch.get_num_threads())\n"
+        "ex.close()\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "threads 2" in done.stdout
