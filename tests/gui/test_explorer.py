@@ -874,3 +874,23 @@ def test_the_legend_of_the_last_run_goes_while_the_new_one_is_fitted(window, qtb
     assert window.scatter.legend.count() == 0  # not the components of the run no longer shown
     qtbot.waitUntil(lambda: window.session.colouring.mixture is not None, timeout=30_000)
     assert window.scatter.legend.count() == window.session.colouring.mixture.k
+
+
+def test_following_a_run_keeps_the_view_while_its_codes_fill_it(window, qtbot):
+    """A run in training shows new codes every epoch: the view stays while they lie inside it
+    and fill most of it (its axes are not redrawn every epoch), and re-ranges when they leave."""
+    session, scatter = window.session, window.scatter
+    run, images = session.opened.run, session.opened.images
+    run.state["training"] = True  # as the Training tab's snapshots are marked
+    mu, logvar = session.opened.mu.copy(), session.opened.logvar.copy()
+    before = scatter.view_box.viewRange()
+    session.follow_model(run, images, codes=(0.9 * mu, logvar))  # shrunk a little: still fills it
+    assert scatter.view_box.viewRange() == before
+    np.testing.assert_allclose(session.view.xy, 0.9 * mu[:, :2], rtol=1e-6)
+    session.follow_model(run, images, codes=(3.0 * mu, logvar))  # grown past the view
+    (x0, x1), (y0, y1) = scatter.view_box.viewRange()
+    xy = session.view.xy
+    assert x0 <= xy[:, 0].min() and xy[:, 0].max() <= x1 and y0 <= xy[:, 1].min() and xy[:, 1].max() <= y1
+    session.follow_model(run, images, codes=(0.2 * mu, logvar))  # shrunk to a corner of it
+    (x0, x1), _ = scatter.view_box.viewRange()
+    assert np.ptp(session.view.xy[:, 0]) >= 0.6 * (x1 - x0)  # re-ranged onto them

@@ -257,7 +257,8 @@ def test_the_progress_bar_follows_the_steps_a_few_times_a_second_and_each_epoch_
     assert result.status == "completed"
     assert len(tab.loss_plot.x) == len(load_run(tmp_path / "run").steps()) >= 3 * 5
     shown = [v for _, v in values if v > 0]
-    assert len(shown) <= elapsed / training_tab.PROGRESS_EVERY_S + 3 + 2  # the timer's, each epoch's end, the last
+    # at most one per PROGRESS_EVERY_S, the first report, each epoch's last report and its end, the run's end
+    assert len(shown) <= elapsed / training_tab.PROGRESS_EVERY_S + 1 + 2 * 3 + 1
     assert len(shown) < len(steps)  # not one repaint per report
     per_epoch = tab.steps_per_epoch
     assert all(e * per_epoch in shown for e in (1, 2, 3))  # each epoch's end is shown exactly

@@ -197,11 +197,24 @@ class LatentScatter(QWidget):
         s = self.session
         self._set_points()
         x_label, y_label = s.view.projection.labels
-        self.plot.setLabel("bottom", x_label)
-        self.plot.setLabel("left", y_label)
-        self.view_box.autoRange(items=[self.points], padding=0.05)  # not the last run's ellipses
+        for side, label in (("bottom", x_label), ("left", y_label)):
+            if self.plot.getAxis(side).labelText != label:  # a new label lays the axes out anew
+                self.plot.setLabel(side, label)
+        if not (s.opened.training and self._codes_fill_view()):
+            self.view_box.autoRange(items=[self.points], padding=0.05)  # not the last run's ellipses
         self._draw_ellipses()
         self._rings.now()
+
+    def _codes_fill_view(self) -> bool:
+        """A followed run's new codes lie inside the view and fill most of it: the view stays
+        (re-ranging every epoch redrew both axes, GUI-thread work taken from the training)."""
+        xy = self.session.view.xy
+        if len(xy) == 0:
+            return False
+        lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        inside = x0 <= lo[0] and hi[0] <= x1 and y0 <= lo[1] and hi[1] <= y1
+        return bool(inside and hi[0] - lo[0] >= 0.6 * (x1 - x0) and hi[1] - lo[1] >= 0.6 * (y1 - y0))
 
     def _set_points(self) -> None:
         """All visible points at their projected μ, in the session's colours (grey until the
