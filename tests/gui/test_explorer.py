@@ -894,3 +894,18 @@ def test_following_a_run_keeps_the_view_while_its_codes_fill_it(window, qtbot):
     session.follow_model(run, images, codes=(0.2 * mu, logvar))  # shrunk to a corner of it
     (x0, x1), _ = scatter.view_box.viewRange()
     assert np.ptp(session.view.xy[:, 0]) >= 0.6 * (x1 - x0)  # re-ranged onto them
+
+
+def test_a_dimension_that_wakes_up_during_training_gets_its_slider_back(window, qtbot):
+    """Early in training a VAE's codes barely vary and every dimension is folded away as
+    inactive; once they spread, the next epoch shows their sliders again."""
+    session, sliders = window.session, window.sliders
+    run, images = session.opened.run, session.opened.images
+    run.state["training"] = True
+    mu, logvar = session.opened.mu.copy(), session.opened.logvar.copy()
+    session.follow_model(run, images, codes=(0.01 * mu, logvar))  # collapsed: Var(μ) < 0.01
+    assert all(row.parentWidget() is sliders.inactive_container for row in sliders.rows.values())
+    session.follow_model(run, images, codes=(mu, logvar))
+    assert all(row.parentWidget() is not sliders.inactive_container for row in sliders.rows.values())
+    qtbot.waitUntil(lambda: all(row.isVisibleTo(sliders) for row in sliders.rows.values()), timeout=2000)
+    assert not sliders.inactive_toggle.isVisibleTo(sliders)

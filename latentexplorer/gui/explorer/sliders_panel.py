@@ -111,7 +111,8 @@ class PerturbationSliders(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(scroll, 1)
-        self._fitted_rows = -1  # the row count the splitter was last fitted to
+        self._fitted_rows = -1  # the active row count the splitter was last fitted to
+        self._active: set[int] = set()  # the dimensions shown as active rows
         self._pending = False
         self._coalesce = QTimer(self, singleShot=True, interval=0)
         self._coalesce.timeout.connect(self._flush)
@@ -131,6 +132,7 @@ class PerturbationSliders(QWidget):
         if not s.opened.has_run:
             return
         stats = s.opened.dimension_stats()
+        self._active = set(np.flatnonzero(stats.active))
         self.order = [int(d) for d in stats.order]
         inactive = 0
         for d in self.order:
@@ -154,8 +156,8 @@ class PerturbationSliders(QWidget):
         self._rows_later.now()
         self.origin = None
         self._enable(False)
-        if len(self.rows) != self._fitted_rows:  # not on every epoch of a followed run
-            self._fitted_rows = len(self.rows)
+        if len(self._active) != self._fitted_rows:  # not on every epoch of a followed run
+            self._fitted_rows = len(self._active)
             self._fit_pending = True
             QTimer.singleShot(0, self.fit_splitter)
 
@@ -193,6 +195,9 @@ class PerturbationSliders(QWidget):
             self.rebuild()
             return
         stats = self.session.opened.dimension_stats()
+        if set(np.flatnonzero(stats.active)) != self._active:  # a dimension woke up or collapsed:
+            self.rebuild()  # its row moves between the shown and the folded rows
+            return
         for d, row in self.rows.items():
             note = f"KL {stats.kl[d]:.2f}" if stats.kl is not None else f"var {stats.variance[d]:.2f}"
             row.note.setText(note if stats.active[d] else note + " (inactive)")
