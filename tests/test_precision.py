@@ -200,7 +200,27 @@ def test_the_decoder_reads_z_in_fp32_under_bf16_autocast(bf16_cpu):
     assert torch.equal(seen["z"], z)  # unrounded
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the island ends with the block
         model.decoder(z)
-    assert seen["first"] == torch.bfloat16 and "forward" not in vars(first)
+    assert seen["first"] == torch.bfloat16
+
+
+def test_a_copy_taken_inside_the_islands_decodes_with_its_own_weights(bf16_cpu):
+    """An epoch's snapshot for the explorer is copied while the training model is inside its
+    fp32 islands: the copy's layers must run on the copy's weights, not the training model's."""
+    from latentexplorer.models.base import eval_copy
+
+    model, _ = probe_inputs()
+    z = torch.randn(4, model.decoder.net[0].in_features)
+    with fp32_islands(model, "bf16"):
+        snapshot = eval_copy(model)
+        with torch.no_grad():
+            expected = snapshot.decoder(z)
+            for p in model.parameters():  # training goes on
+                p.add_(1.0)
+            assert torch.equal(snapshot.decoder(z), expected)
+        with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+            model.decoder(z)  # the training model still runs its first layer in fp32
+    with torch.no_grad():
+        assert torch.equal(snapshot.decoder(z), expected)  # and the copy stays what it was
 
 
 def test_bf16_run_autocasts_the_networks_and_keeps_fp32_losses_and_weights(tmp_path, digits, bf16_cpu,
