@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, QRect, QRectF, QTimer
+from PySide6.QtCore import QEvent, QObject, QPointF, QRect, QRectF
 from PySide6.QtGui import QImage, QPainter
 
 from latentexplorer.analysis import atlas
+from latentexplorer.gui.explorer.view_layer import ItemLayer
 from latentexplorer.gui.state.layers import ATLAS
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.tasks import Task, TaskContext
@@ -100,17 +101,14 @@ def decode_task(model, zs: np.ndarray, keys: list, task: TaskContext) -> int:
     return done
 
 
-class AtlasLayer(QObject):
+class AtlasLayer(ItemLayer):
     """Decoded images of the visible region, under the points."""
 
+    name = ATLAS
+
     def __init__(self, session: Session, scatter, parent: QObject | None = None) -> None:
-        super().__init__(parent or scatter)
-        self.session, self.scatter = session, scatter
-        self.view_box = scatter.view_box
-        self.item = TilesItem()
-        self.item.setZValue(Z_VALUE)
-        self.item.setVisible(False)
-        scatter.plot.addItem(self.item, ignoreBounds=True)
+        super().__init__(session, scatter, TilesItem(), Z_VALUE, parent)
+        self._backdrop: tuple = ()  # the last complete drawing: (cells, images, level, context)
         self.cache = atlas.TileCache()
         self.decoded = 0  # tiles decoded so far (tests, benchmarks)
         self.grid: atlas.TileGrid | None = None  # the level and tiles of the view
@@ -118,20 +116,11 @@ class AtlasLayer(QObject):
         self._contexts: dict[tuple, int] = {}
         self._model, self._model_generation = None, 0
         self._shown: tuple[list, list] = ([], [])  # keys and cached tiles drawn at the view's level
-        self._backdrop: tuple = ()  # the last complete drawing: (cells, images, level, context)
         self._task: Task | None = None
         self._task_keys: set = set()  # cache keys the running task will still bring
         self._task_context = -1
         self._again = False  # ask again once the running task has stopped
         self._failed: int | None = None  # a context whose decode failed: not tried again
-        self._refresh = QTimer(self, singleShot=True, interval=0)
-        self._refresh.timeout.connect(self.refresh)
-        session.layers.layerToggled.connect(self._toggled)
-        session.layers.opacityChanged.connect(self._opacity_changed)
-        self.view_box.sigRangeChanged.connect(self._changed)
-        self.view_box.sigResized.connect(self._changed)
-        session.view.projectionChanged.connect(self._changed)
-        session.opened.runChanged.connect(self._run_changed)
         session.opened.codesUpdated.connect(self._model_moved_on)
         session.selection.selectionChanged.connect(self._selection_changed)
         scatter.installEventFilter(self)  # hidden (another tab, closed) it starts no work: see refresh
@@ -149,19 +138,11 @@ class AtlasLayer(QObject):
 
     # --- following the view ----------------------------------------------------------------
 
-    def _toggled(self, layer: str, on: bool) -> None:
-        if layer == ATLAS and on:
+    def _toggled(self, on: bool) -> None:
+        if on:
             self.refresh()
-        elif layer == ATLAS:
+        else:
             self._stop()
-
-    def _opacity_changed(self, layer: str, opacity: float) -> None:
-        if layer == ATLAS:
-            self.item.setOpacity(opacity)
-
-    def _changed(self, *_args) -> None:
-        if self.session.layers.is_on(ATLAS) and not self._refresh.isActive():
-            self._refresh.start()
 
     def _run_changed(self) -> None:
         self._backdrop = ()  # another model's images are no stand-in

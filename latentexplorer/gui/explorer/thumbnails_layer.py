@@ -15,10 +15,11 @@ from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRect, QRectF, Qt, QTimer
+from PySide6.QtCore import QObject, QRect, QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPen
 
 from latentexplorer.analysis.atlas import to_rgb8
+from latentexplorer.gui.explorer.view_layer import ItemLayer
 from latentexplorer.gui.state.layers import THUMBNAILS
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets.images import display_images
@@ -84,45 +85,24 @@ class ThumbnailsItem(pg.GraphicsObject):
         painter.restore()
 
 
-class ThumbnailLayer(QObject):
+class ThumbnailLayer(ItemLayer):
     """Zoomed in far enough that points are apart, each is drawn as its image."""
 
+    name = THUMBNAILS
+
     def __init__(self, session: Session, scatter, parent: QObject | None = None) -> None:
-        super().__init__(parent or scatter)
-        self.session, self.scatter = session, scatter
-        self.view_box = scatter.view_box
-        self.item = ThumbnailsItem()
-        self.item.setZValue(Z_VALUE)
-        self.item.setVisible(False)
-        scatter.plot.addItem(self.item, ignoreBounds=True)
+        super().__init__(session, scatter, ThumbnailsItem(), Z_VALUE, parent)
         self.shown = np.zeros(0, np.int64)  # the items drawn as images
         self._images: OrderedDict[int, QImage] = OrderedDict()
-        self._refresh = QTimer(self, singleShot=True, interval=0)
-        self._refresh.timeout.connect(self.refresh)
-        session.layers.layerToggled.connect(self._toggled)
-        session.layers.opacityChanged.connect(self._opacity_changed)
-        self.view_box.sigRangeChanged.connect(self._changed)
-        self.view_box.sigResized.connect(self._changed)
-        session.view.projectionChanged.connect(self._changed)
         session.colouring.coloursChanged.connect(self._changed)  # a group hidden or shown
         session.opened.codesUpdated.connect(self._changed)
-        session.opened.runChanged.connect(self._run_changed)
 
     @property
     def on(self) -> bool:
         return self.session.layers.is_on(THUMBNAILS) and self.session.opened.has_run
 
-    def _toggled(self, layer: str, _on: bool) -> None:
-        if layer == THUMBNAILS:
-            self.refresh()
-
-    def _opacity_changed(self, layer: str, opacity: float) -> None:
-        if layer == THUMBNAILS:
-            self.item.setOpacity(opacity)
-
-    def _changed(self, *_args) -> None:
-        if self.session.layers.is_on(THUMBNAILS) and not self._refresh.isActive():
-            self._refresh.start()
+    def _toggled(self, _on: bool) -> None:
+        self.refresh()
 
     def _run_changed(self) -> None:
         self._images.clear()  # other items
