@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 
 from latentexplorer.gui.explorer.preview_tiles import (
     ICON,
-    POSTERIOR_TILES,
     SMALLEST,
     STRIP,
     TILE,
@@ -38,6 +37,7 @@ from latentexplorer.gui.state.previews import (
     PointPreview,
     SamplesPreview,
 )
+from latentexplorer.gui.state.selection import POSTERIOR_SAMPLES
 from latentexplorer.gui.state.session import Session
 from latentexplorer.gui.widgets import images as im
 from latentexplorer.gui.widgets.after_paint import AfterPaint
@@ -61,7 +61,6 @@ class DecoderPreview(QWidget):
         self.tiles = [ImageTile() for _ in range(6)]
         self.tiles_grid = QGridLayout()
         self.tiles_grid.setAlignment(Qt.AlignmentFlag.AlignHCenter)  # tiles side by side, not spread
-        self.columns = 0  # the grid's columns, chosen with the tile size by `fit_to_space`
         self._arrangement: tuple = ()  # ("grid", columns) or ("reading",): see reading_layout
         self._fitted_reading = False
         self._count = 0  # the number of tiles they were chosen for
@@ -156,14 +155,13 @@ class DecoderPreview(QWidget):
         columns, size = tile_layout(count, width, height, caption_width)
         sizes = [size] * len(self.tiles)
         arrangement: tuple = ("grid", columns)
-        if count == 2 + POSTERIOR_TILES and self._fitted_reading:
+        if count == 2 + POSTERIOR_SAMPLES and self._fitted_reading:
             primary, secondary = reading_layout(width, height)
             if primary > size and secondary >= SMALLEST and 4 * (max(secondary, caption_width) + 12) <= width:
                 arrangement = ("reading",)
                 sizes = [primary] * 2 + [secondary] * (len(self.tiles) - 2)
         if arrangement != self._arrangement:
             self._arrangement = arrangement
-            self.columns = 4 if arrangement == ("reading",) else columns
             for i, t in enumerate(self.tiles):
                 if arrangement == ("reading",):
                     self.tiles_grid.addWidget(t, 0 if i < 2 else 1, 2 * i if i < 2 else i - 2, 1, 2 if i < 2 else 1)
@@ -184,7 +182,8 @@ class DecoderPreview(QWidget):
 
     def _other_rows(self) -> int:
         """The height of the rows that are not tiles, counted whether shown or not (title, four
-        lines of text, the neighbours' label and icons, strip and its controls), so that no preview pushes the strip out of view."""
+        lines of text, the neighbours' label and icons, strip and its controls), so that no
+        preview pushes the strip out of view."""
         layout = self.layout()
         margins = layout.contentsMargins()
         return (6 * self.fontMetrics().lineSpacing() + ICON + 12 + STRIP + self.frames_spin.sizeHint().height()
@@ -285,9 +284,9 @@ class DecoderPreview(QWidget):
         their place (and last pictures, for the millisecond until the new ones): the pane is not
         laid out twice for one click."""
         if getattr(p, "samples_pending", False):
-            self._used.update(range(2, 2 + POSTERIOR_TILES))
+            self._used.update(range(2, 2 + POSTERIOR_SAMPLES))
             return
-        for i, sample in enumerate(p.samples[:POSTERIOR_TILES]):
+        for i, sample in enumerate(p.samples[:POSTERIOR_SAMPLES]):
             self._tile(2 + i, f"posterior{i}", sample, f"z ~ q(z|x)\nsample {i + 1}")
 
     def _samples_decoded(self, p: PointPreview) -> None:

@@ -14,7 +14,6 @@ SMALLEST = 48  # tiles never get smaller: a pane narrower scrolls
 CAPTION = 44  # room for a tile's two-line caption
 ICON = 72  # the largest neighbour icon
 STRIP = 64  # room kept for the interpolation strip
-POSTERIOR_TILES = 4  # decodes of z ~ q(z|x) beside a reconstruction
 
 
 def tile_layout(n: int, width: int, height: int, caption_width: int = 0) -> tuple[int, int]:
@@ -23,9 +22,7 @@ def tile_layout(n: int, width: int, height: int, caption_width: int = 0) -> tupl
     longest word); never below SMALLEST (then as many columns as the width holds)."""
     cell = max(SMALLEST, caption_width) + 12
     best = (max(1, min(n, width // cell)), SMALLEST)
-    for columns in range(1, n + 1):
-        if columns * (max(SMALLEST, caption_width) + 12) > width:
-            break
+    for columns in range(1, min(n, width // cell) + 1):
         rows = -(-n // columns)
         size = min((width - 12 * columns) // columns, (height - rows * CAPTION) // rows)
         if size > best[1]:

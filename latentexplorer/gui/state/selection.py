@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from latentexplorer.analysis.directions import Group
 
 POSTERIOR_SAMPLES = 4
+
+
+def posterior_draws(mu: np.ndarray, sigma: np.ndarray, seed: int) -> np.ndarray:
+    """POSTERIOR_SAMPLES draws z = μ + σ·ε, seeded (an item's samples are the same each time)."""
+    return mu + sigma * np.random.default_rng(seed).standard_normal((POSTERIOR_SAMPLES, len(mu)))
 POSTERIOR_DELAY_MS = 30
 """The selected item's posterior ellipse is drawn this long after its preview (one frame or two)."""
 
@@ -148,14 +153,12 @@ class Selection(QObject):
         p, self._pending_samples = self._pending_samples, None
         if p is None or p.index != self.selected or not self._opened.has_run:
             return
-        eps = np.random.default_rng(p.index).standard_normal((POSTERIOR_SAMPLES, len(p.mu)))
-        samples = self._opened.decode(p.mu + p.sigma * eps)
+        samples = self._opened.decode(posterior_draws(p.mu, p.sigma, seed=p.index))
         self.samplesDecoded.emit(replace(p, samples=samples, samples_pending=False))
 
     def _decode_with_samples(self, mu: np.ndarray, sigma: np.ndarray, seed: int) -> np.ndarray:
-        """decode(μ) followed by the decodes of POSTERIOR_SAMPLES seeded draws z = μ + σ·ε."""
-        eps = np.random.default_rng(seed).standard_normal((POSTERIOR_SAMPLES, len(mu)))
-        return self._opened.decode(np.vstack([mu[None], mu + sigma * eps]))
+        """decode(μ) followed by the decodes of the seeded `posterior_draws`."""
+        return self._opened.decode(np.vstack([mu[None], posterior_draws(mu, sigma, seed)]))
 
     def current_posterior(self):
         """The posterior shape of the selected item, or of the drawing, in the current view."""
